@@ -1,0 +1,27 @@
+// Users' UTF-8 files: tsv_classify (text<TAB>label), tsv_tag (tokens<TAB>tags)
+// and text_lm (plain text for next-token prediction).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "seqenc/dataset.h"
+
+namespace seqenc {
+
+std::vector<std::string> file_format_names();
+
+// Reads options.train (and valid/test, or splits train by ratio and seed),
+// building the vocabulary and labels from the training split only.
+TaskData load_file_task(const DataOptions& options);
+
+// Reads one file with a fixed vocabulary and label set (evaluation and
+// prediction). require_labels false accepts lines without labels (their
+// labels are then kIgnoreLabel). A label unseen in training is an error.
+Dataset read_file(const std::string& path, const DataOptions& options, const Vocabulary& vocab,
+                  const std::vector<std::string>& label_names, bool require_labels = true);
+
+// Splits a line into tokens the way options.tokenizer says.
+std::vector<std::string> tokenize(const std::string& text, const std::string& tokenizer);
+bool is_valid_utf8(const std::string& s);
+
+}  // namespace seqenc
