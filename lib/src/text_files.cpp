@@ -222,9 +222,9 @@ std::vector<std::string> tokenize(const std::string& text, const std::string& to
 }
 
 Dataset read_file(const std::string& path, const DataOptions& options, const Vocabulary& vocab,
-                  const std::vector<std::string>& label_names, bool require_labels) {
+                  const std::vector<std::string>& label_names, bool require_labels, int split) {
   Encoder encoder(options, vocab, label_names);
-  return encoder.read(path, -1, require_labels);
+  return encoder.read(path, split, require_labels);
 }
 
 TaskData load_file_task(const DataOptions& o) {

@@ -17,8 +17,9 @@ TaskData load_file_task(const DataOptions& options);
 // Reads one file with a fixed vocabulary and label set (evaluation and
 // prediction). require_labels false accepts lines without labels (their
 // labels are then kIgnoreLabel). A label unseen in training is an error.
+// split >= 0 keeps only that split (0 train, 1 valid, 2 test) of a file split by ratio.
 Dataset read_file(const std::string& path, const DataOptions& options, const Vocabulary& vocab,
-                  const std::vector<std::string>& label_names, bool require_labels = true);
+                  const std::vector<std::string>& label_names, bool require_labels = true, int split = -1);
 
 // Splits a line into tokens the way options.tokenizer says.
 std::vector<std::string> tokenize(const std::string& text, const std::string& tokenizer);

@@ -1,0 +1,77 @@
+// Run configuration, as Marian does it: built-in defaults < YAML file <
+// --set overrides; unknown keys, wrong types and invalid values are all
+// reported at once, with their key paths, before any work starts.
+#pragma once
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "seqenc/dataset.h"
+#include "seqenc/encoder.h"
+
+namespace seqenc {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct TrainOptions {
+  int64_t steps = 1000;  // set steps or epochs (the other 0)
+  int64_t epochs = 0;
+  int64_t batch_size = 32;
+  double lr = 1e-3;
+  std::string optimizer = "adam";  // adam | adamw | sgd
+  double weight_decay = 0.0;
+  std::string schedule = "constant";  // constant | warmup_inverse_sqrt | cosine
+  int64_t warmup = 0;                 // steps of linear warm-up
+  double clip_norm = 1.0;             // 0: no clipping
+  double label_smoothing = 0.0;
+  uint64_t seed = 1;
+  int64_t threads = 0;          // 0: LibTorch's default
+  std::string device = "cpu";   // cpu | cuda | auto
+  int64_t eval_every = 200;     // steps between validations (and checkpoints)
+  int64_t log_every = 50;       // steps between training log lines
+  int64_t early_stopping = 0;   // validations without improvement before stopping; 0: off
+  bool bucket = false;          // batch examples of similar length together
+};
+
+struct BenchOptions {
+  int64_t batch_size = 32;
+  int64_t seq_len = 128;
+  int64_t vocab_size = 1000;
+  int64_t steps = 10;   // timed steps per repeat
+  int64_t repeats = 5;  // the median over repeats is reported
+  int64_t warmup = 3;   // untimed steps first
+};
+
+struct Config {
+  EncoderOptions model;
+  std::string pooling = "mean";  // model.pooling, for classification heads
+  DataOptions data;
+  TrainOptions train;
+  BenchOptions bench;
+};
+
+// Defaults, then `path` (skipped when empty), then each "key.path=value".
+// Throws ConfigError listing every problem.
+Config load_config(const std::string& path, const std::vector<std::string>& overrides = {});
+// Applies "key.path=value" overrides to an existing configuration (and validates).
+void apply_overrides(Config& config, const std::vector<std::string>& overrides, const std::string& origin = "--set");
+// Problems with values and their combinations, each "key: problem".
+std::vector<std::string> validate(const Config& config);
+// Throws ConfigError if validate() finds anything.
+void check(const Config& config, const std::string& origin);
+
+std::string to_yaml(const Config& config);
+void save_config(const Config& config, const std::string& path);
+
+struct ConfigKey {
+  std::string key, type, default_value, help;
+};
+std::vector<ConfigKey> config_keys();
+
+// The encoder options a run uses: model.* plus what the data implies (vocab, max_len, causal).
+EncoderOptions encoder_options_for(const Config& config, int64_t vocab_size, bool causal, int64_t max_len);
+
+}  // namespace seqenc
