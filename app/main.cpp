@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "seqenc/analyze.h"
+#include "seqenc/bench.h"
 #include "seqenc/checkpoint.h"
 #include "seqenc/compare.h"
 #include "seqenc/config.h"
@@ -187,6 +189,47 @@ int main(int argc, char** argv) {
         }
         fmt::print("{}\n", j.dump());
       }
+      return 0;
+    });
+  });
+
+  // bench
+  std::string bench_config;
+  std::vector<std::string> bench_overrides;
+  bool bench_json = false;
+  auto* bench = app.add_subcommand("bench", "Time training steps of an encoder (median over repeats)");
+  bench->add_option("--config", bench_config, "YAML config (model.*, bench.*, train.threads)")->check(CLI::ExistingFile);
+  bench->add_option("--set", bench_overrides, "Override a key, e.g. --set bench.seq_len=512 (repeatable)");
+  bench->add_flag("--json", bench_json, "Print one JSON object");
+  bench->callback([&] {
+    exit_code = guarded([&] {
+      auto config = seqenc::load_config(bench_config, bench_overrides);
+      auto r = seqenc::run_bench(config);
+      if (bench_json) {
+        fmt::print("{}\n", seqenc::bench_json(r));
+      } else {
+        fmt::print("{} ({} parameters), batch {} x n {}, vocab {}, {} thread(s) on {}: {:.0f} tokens/s, "
+                   "{:.2f} ms/step, peak RSS {:.0f} MB\n",
+                   r.encoder, r.parameters, r.batch_size, r.seq_len, r.vocab_size, r.threads, r.device,
+                   r.tokens_per_s, r.ms_per_step, r.peak_rss_mb);
+      }
+      return 0;
+    });
+  });
+
+  // analyze
+  std::string analyze_config, analyze_out;
+  std::vector<std::string> analyze_overrides;
+  auto* analyze = app.add_subcommand("analyze", "Measure the section's comparison; write a report with plots");
+  analyze->add_option("--config", analyze_config, "YAML config (model.*, data.* for the lag comparison, analyze.*)")
+      ->check(CLI::ExistingFile);
+  analyze->add_option("--set", analyze_overrides, "Override a key (repeatable)");
+  analyze->add_option("--out", analyze_out, "Directory for report.md and its plots")->required();
+  analyze->callback([&] {
+    exit_code = guarded([&] {
+      auto config = seqenc::load_config(analyze_config, analyze_overrides);
+      seqenc::install_stop_handlers();
+      fmt::print("report: {}\n", seqenc::write_analysis(config, analyze_out));
       return 0;
     });
   });

@@ -94,6 +94,16 @@ class Schema {
     add("bench.steps", b.steps, "timed steps per repeat");
     add("bench.repeats", b.repeats, "repeats; the median is reported");
     add("bench.warmup", b.warmup, "untimed warm-up steps");
+    auto& a = c.analyze;
+    add("analyze.min_n", a.min_n, "smallest n of the cost and latency sweeps");
+    add("analyze.max_n", a.max_n, "largest n of the cost and latency sweeps (doubling from min_n)");
+    add("analyze.num_hiddens", a.num_hiddens, "d of the n sweeps");
+    add("analyze.fixed_n", a.fixed_n, "n of the d sweep");
+    add("analyze.min_d", a.min_d, "smallest d of the d sweep");
+    add("analyze.max_d", a.max_d, "largest d of the d sweep (doubling from min_d)");
+    add("analyze.repeats", a.repeats, "timing repeats; the median is reported");
+    add("analyze.max_path_n", a.max_path_n, "largest n of the path-length measurements");
+    add("analyze.train", a.train, "train the comparison for sections 4 and 6 (else skip them)");
   }
 
   const Field* find(const std::string& key) const {
@@ -102,7 +112,7 @@ class Schema {
   }
   const std::vector<Field>& fields() const { return fields_; }
   bool is_section(const std::string& key) const {
-    return key == "model" || key == "data" || key == "train" || key == "bench";
+    return key == "model" || key == "data" || key == "train" || key == "bench" || key == "analyze";
   }
 
   // Sets `key` from a YAML scalar; returns a problem or "".
@@ -347,6 +357,14 @@ std::vector<std::string> validate(const Config& c) {
   need(b.steps > 0, "bench.steps: must be > 0");
   need(b.repeats > 0, "bench.repeats: must be > 0");
   need(b.warmup >= 0, "bench.warmup: must be >= 0");
+
+  const auto& a = c.analyze;
+  need(a.min_n >= 2 && a.min_n <= a.max_n, "analyze.min_n: must be in [2, analyze.max_n]");
+  need(a.min_d >= 1 && a.min_d <= a.max_d, "analyze.min_d: must be in [1, analyze.max_d]");
+  need(a.num_hiddens > 0, "analyze.num_hiddens: must be > 0");
+  need(a.fixed_n >= 2, "analyze.fixed_n: must be >= 2");
+  need(a.repeats > 0, "analyze.repeats: must be > 0");
+  need(a.max_path_n >= 4, "analyze.max_path_n: must be >= 4");
   return p;
 }
 

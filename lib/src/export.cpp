@@ -141,22 +141,24 @@ void emit_rnn(Emitter& e, RnnEncoderImpl& enc) {
     }
   }
   e.line("X = torch.embedding(self.encoder_embedding_weight, tokens)");
-  // Pack by length (sorted), as torch::nn::utils::rnn::pack_padded_sequence does.
-  e.line("lengths = valid_lens.clamp(1, n)");
-  e.line("sorted_lengths, order = torch.sort(lengths, -1, True)");
-  e.line("data, batch_sizes = torch._pack_padded_sequence(X.index_select(0, order), sorted_lengths.cpu(), True)");
   e.line(fmt::format("h0 = torch.zeros([{}, B, {}], dtype=X.dtype, device=X.device)", o.num_layers * dirs,
                      o.num_hiddens));
   const std::string flags = fmt::format("True, {}, 0.0, False, {}", o.num_layers, o.bidirectional ? "True" : "False");
-  if (cell == "gru") {
-    e.line("out, _ = torch.gru(data, batch_sizes, h0, [" + params + "], " + flags + ")");
+  const std::string hx = cell == "gru" ? "h0" : "[h0, h0]";
+  const std::string outputs = cell == "gru" ? "S, _" : "S, _, _";
+  if (!o.bidirectional) {
+    e.line(outputs + " = torch." + cell + "(X, " + hx + ", [" + params + "], " + flags + ", True)");
+    e.line("X = S");
   } else {
-    e.line("out, _, _ = torch.lstm(data, batch_sizes, [h0, h0], [" + params + "], " + flags + ")");
+    // Pack by length (sorted), as torch::nn::utils::rnn::pack_padded_sequence does.
+    e.line("lengths = valid_lens.clamp(1, n)");
+    e.line("sorted_lengths, order = torch.sort(lengths, -1, True)");
+    e.line("data, batch_sizes = torch._pack_padded_sequence(X.index_select(0, order), sorted_lengths.cpu(), True)");
+    e.line(outputs + " = torch." + cell + "(data, batch_sizes, " + hx + ", [" + params + "], " + flags + ")");
+    e.line("S, _ = torch._pad_packed_sequence(S, batch_sizes, True, 0.0, n)");
+    e.line("restore = torch.empty_like(order).scatter_(0, order, torch.arange(B, device=order.device))");
+    e.line("X = " + Emitter::linear("S.index_select(0, restore)", "encoder_projection", true));
   }
-  e.line("S, _ = torch._pad_packed_sequence(out, batch_sizes, True, 0.0, n)");
-  e.line("restore = torch.empty_like(order).scatter_(0, order, torch.arange(B, device=order.device))");
-  e.line("X = S.index_select(0, restore)");
-  if (enc.projection) e.line("X = " + Emitter::linear("X", "encoder_projection", true));
   e.line("X = X * valid.unsqueeze(-1).to(X.dtype)");
 }
 

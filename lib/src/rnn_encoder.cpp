@@ -33,14 +33,20 @@ RnnEncoderImpl::RnnEncoderImpl(const EncoderOptions& o) : EncoderImpl(o) {
 torch::Tensor RnnEncoderImpl::encode(const torch::Tensor& embeddings, const torch::Tensor& valid_lens) {
   namespace rnn = torch::nn::utils::rnn;
   const int64_t n = embeddings.size(1);
-  // Packing needs lengths >= 1 on the CPU; an empty sequence's output is masked anyway.
-  auto lengths = valid_lens.to(torch::kCPU, torch::kLong).clamp(1, n);
-  auto packed = rnn::pack_padded_sequence(dropout_(embeddings), lengths, /*batch_first=*/true,
-                                          /*enforce_sorted=*/false);
-  auto out = gru ? std::get<0>(gru->forward_with_packed_input(packed))
-                 : std::get<0>(lstm->forward_with_packed_input(packed));
-  auto states = std::get<0>(rnn::pad_packed_sequence(out, /*batch_first=*/true, 0.0, n));
-  if (projection) states = projection(states);
+  auto X = dropout_(embeddings);
+  torch::Tensor states;
+  if (!options_.bidirectional) {
+    // Left to right, a valid position never sees the padding after it: no packing needed.
+    states = gru ? std::get<0>(gru->forward(X)) : std::get<0>(lstm->forward(X));
+  } else {
+    // The backward direction must start at each sequence's last valid token: pack by length.
+    // Packing needs lengths >= 1 on the CPU; an empty sequence's output is masked anyway.
+    auto lengths = valid_lens.to(torch::kCPU, torch::kLong).clamp(1, n);
+    auto packed = rnn::pack_padded_sequence(X, lengths, /*batch_first=*/true, /*enforce_sorted=*/false);
+    auto out = gru ? std::get<0>(gru->forward_with_packed_input(packed))
+                   : std::get<0>(lstm->forward_with_packed_input(packed));
+    states = projection(std::get<0>(rnn::pad_packed_sequence(out, /*batch_first=*/true, 0.0, n)));
+  }
   return zero_padding(dropout_(states), valid_lens);
 }
 

@@ -45,12 +45,23 @@ struct BenchOptions {
   int64_t warmup = 3;   // untimed steps first
 };
 
+struct AnalyzeOptions {
+  int64_t min_n = 16, max_n = 4096;   // cost and latency sweeps over n (doubling)
+  int64_t num_hiddens = 64;           // d of the n sweeps
+  int64_t fixed_n = 256;              // n of the d sweep
+  int64_t min_d = 16, max_d = 512;    // d sweep (doubling)
+  int64_t repeats = 3;                // timings are medians over repeats
+  int64_t max_path_n = 64;            // path-length measurements up to this n
+  bool train = true;                  // section 4 and 6 train the comparison (compare)
+};
+
 struct Config {
   EncoderOptions model;
   std::string pooling = "mean";  // model.pooling, for classification heads
   DataOptions data;
   TrainOptions train;
   BenchOptions bench;
+  AnalyzeOptions analyze;
 };
 
 // Defaults, then `path` (skipped when empty), then each "key.path=value".

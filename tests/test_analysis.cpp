@@ -1,0 +1,87 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "cli.h"
+#include "seqenc/analysis.h"
+#include "seqenc/analyze.h"
+
+using namespace seqenc;
+using seqenc::test::run_seqenc;
+using seqenc::test::slurp;
+namespace fs = std::filesystem;
+
+TEST_CASE("the log-log slope fit recovers known exponents", "[analysis]") {
+  std::vector<double> x, quadratic, linear, noisy;
+  for (double n = 16; n <= 4096; n *= 2) {
+    x.push_back(n);
+    quadratic.push_back(3.0 * n * n);
+    linear.push_back(0.5 * n + 0.0);
+    noisy.push_back(2.0 * std::pow(n, 1.5) * (1.0 + 0.01 * std::sin(n)));
+  }
+  CHECK(loglog_slope(x, quadratic) == Approx(2.0).margin(1e-12));
+  CHECK(loglog_slope(x, linear) == Approx(1.0).margin(1e-12));
+  CHECK(loglog_slope(x, noisy) == Approx(1.5).margin(0.01));
+  CHECK_THROWS(loglog_slope({1.0}, {2.0}));
+}
+
+TEST_CASE("path lengths measured from gradients agree with the encoders' own numbers", "[analysis][path]") {
+  const auto rows = measure_path_lengths({8, 16, 24}, 8);
+  REQUIRE(rows.size() == 18);
+  for (const auto& m : rows) {
+    INFO(m.variant << " n=" << m.n);
+    CHECK(m.measured == m.reported);
+    if (m.variant == "cnn k=3") CHECK(m.measured == m.n - 1);
+    if (m.variant == "cnn k=5") CHECK(m.measured == (m.n - 1 + 1) / 2);
+    if (m.variant == "cnn k=7") CHECK(m.reach_per_layer == 3);
+    if (m.variant == "transformer") CHECK(m.measured == 1);
+    if (m.variant == "rnn") CHECK(m.measured == m.n - 1);
+  }
+}
+
+TEST_CASE("analyze at tiny sizes completes and writes every section", "[analysis][cli]") {
+  auto dir = fs::temp_directory_path() / ("seqenc_analyze_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  auto r = run_seqenc("analyze --out " + dir.string() +
+                      " --set analyze.max_n=32 --set analyze.max_d=32 --set analyze.fixed_n=16 --set analyze.repeats=1"
+                      " --set analyze.max_path_n=16 --set train.steps=6 --set train.eval_every=3"
+                      " --set data.train_size=32 --set data.valid_size=8 --set data.test_size=8 --set train.threads=1");
+  REQUIRE(r.status == 0);
+  const auto report = slurp(dir / "report.md");
+  for (const char* heading : {"## 1. Cost", "## 2. Sequential operations", "## 3. Maximum path length",
+                              "## 4. Learning over distance", "## 5. Positional encoding", "## 6. Attention weights"}) {
+    CHECK_THAT(report, Catch::Contains(heading));
+  }
+  for (const char* png : {"cost_time_by_n.png", "cost_flops_by_n.png", "cost_time_by_d.png", "latency_by_n.png",
+                          "path_length.png", "pe_columns.png", "pe_heatmap.png", "attention_block0.png",
+                          "compare/accuracy_by_distance.png"}) {
+    INFO(png);
+    CHECK(fs::exists(dir / png));
+  }
+  CHECK(report.find("(differs)") == std::string::npos);
+  auto again = run_seqenc("analyze --out " + dir.string());
+  CHECK(again.status == 2);
+  CHECK_THAT(again.err, Catch::Contains("already holds a report"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("bench reports tokens/s, ms/step and peak memory as JSON", "[analysis][cli]") {
+  for (const char* encoder : {"transformer", "cnn", "rnn"}) {
+    INFO(encoder);
+    auto r = run_seqenc(std::string("bench --json --set model.encoder=") + encoder +
+                        " --set bench.batch_size=4 --set bench.seq_len=16 --set bench.vocab_size=50"
+                        " --set bench.steps=2 --set bench.repeats=3 --set bench.warmup=1 --set train.threads=1");
+    REQUIRE(r.status == 0);
+    auto j = nlohmann::json::parse(r.out);
+    CHECK(j["encoder"] == encoder);
+    CHECK(j["tokens_per_s"].get<double>() > 0);
+    CHECK(j["ms_per_step"].get<double>() > 0);
+    CHECK(j["peak_rss_mb"].get<double>() > 0);
+    CHECK(j["seq_len"] == 16);
+  }
+  auto bad = run_seqenc("bench --set bench.seq_len=1");
+  CHECK(bad.status == 2);
+  CHECK_THAT(bad.err, Catch::Contains("bench.seq_len"));
+}
