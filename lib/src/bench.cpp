@@ -27,7 +27,8 @@ BenchResult run_bench(const Config& config) {
     auto lens = torch::randint(b.seq_len / 2, b.seq_len + 1, {b.batch_size}, torch::kLong).to(device);
     auto labels = torch::randint(0, b.vocab_size, {b.batch_size, b.seq_len}, torch::kLong).to(device);
     labels.masked_fill_(valid_positions(lens, b.seq_len).logical_not(), kIgnoreLabel);
-    auto loss = task_loss(model(tokens, lens), labels);
+    auto out = model->labelled_logits(tokens, lens, labels);
+    auto loss = task_loss(out.logits, out.labels);
     optimizer.zero_grad();
     loss.backward();
     optimizer.step();

@@ -13,10 +13,12 @@ CnnEncoderImpl::CnnEncoderImpl(const EncoderOptions& o) : EncoderImpl(o) {
   }
   if (o.dilated && o.num_layers > 30) throw std::invalid_argument("cnn: too many dilated layers");
   for (int64_t i = 0; i < o.num_layers; ++i) {
-    // Padding is applied by hand in encode(): symmetric, or all on the left when causal.
+    // "Same" padding inside the convolution; a causal one pads the left by hand in encode().
+    const int64_t same = o.causal ? 0 : (o.kernel_size - 1) * dilation(i) / 2;
     convs.push_back(register_module(
         "conv" + std::to_string(i),
-        torch::nn::Conv1d(torch::nn::Conv1dOptions(o.num_hiddens, o.num_hiddens, o.kernel_size).dilation(dilation(i)))));
+        torch::nn::Conv1d(
+            torch::nn::Conv1dOptions(o.num_hiddens, o.num_hiddens, o.kernel_size).dilation(dilation(i)).padding(same))));
     norms.push_back(register_module("norm" + std::to_string(i),
                                     torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.num_hiddens}))));
   }
@@ -39,9 +41,9 @@ torch::Tensor CnnEncoderImpl::encode(const torch::Tensor& embeddings, const torc
   for (size_t i = 0; i < convs.size(); ++i) {
     // Zero padded positions first, so that padding never leaks into valid ones.
     auto h = (X * mask).transpose(1, 2);  // (B, d, n)
-    const int64_t span = (options_.kernel_size - 1) * dilation(static_cast<int64_t>(i));
-    const int64_t left = options_.causal ? span : span / 2, right = span - left;
-    h = torch::constant_pad_nd(h, {left, right}, 0.0);
+    if (options_.causal) {
+      h = torch::constant_pad_nd(h, {(options_.kernel_size - 1) * dilation(static_cast<int64_t>(i)), 0}, 0.0);
+    }
     h = convs[i](h).transpose(1, 2);
     h = options_.activation == "gelu" ? torch::gelu(h) : torch::relu(h);
     X = norms[i](X + dropout_(h));

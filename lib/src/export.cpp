@@ -115,12 +115,15 @@ void emit_cnn(Emitter& e, CnnEncoderImpl& enc) {
   e.line("mask = valid.unsqueeze(-1).to(X.dtype)");
   for (size_t i = 0; i < enc.convs.size(); ++i) {
     const int64_t dil = enc.dilation(static_cast<int64_t>(i));
-    const int64_t span = (o.kernel_size - 1) * dil, left = o.causal ? span : span / 2, right = span - left;
+    const int64_t span = (o.kernel_size - 1) * dil;
     const std::string p = "encoder_conv" + std::to_string(i);
-    e.line("H = torch.constant_pad_nd((X * mask).transpose(1, 2), [" + std::to_string(left) + ", " +
-           std::to_string(right) + "], 0.0)");
-    e.line(fmt::format("H = torch.conv1d(H, self.{}_weight, self.{}_bias, [1], [0], [{}], 1).transpose(1, 2)", p, p,
-                       dil));
+    if (o.causal) {
+      e.line(fmt::format("H = torch.constant_pad_nd((X * mask).transpose(1, 2), [{}, 0], 0.0)", span));
+    } else {
+      e.line("H = (X * mask).transpose(1, 2)");
+    }
+    e.line(fmt::format("H = torch.conv1d(H, self.{}_weight, self.{}_bias, [1], [{}], [{}], 1).transpose(1, 2)", p, p,
+                       o.causal ? 0 : span / 2, dil));
     e.line(o.activation == "gelu" ? "H = torch.gelu(H)" : "H = torch.relu(H)");
     e.line("X = " + Emitter::layer_norm("X + H", "encoder_norm" + std::to_string(i), o.num_hiddens));
   }

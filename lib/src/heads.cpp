@@ -42,4 +42,13 @@ torch::Tensor SequenceModelImpl::forward(const torch::Tensor& tokens, const torc
   return output(features(tokens, valid_lens));
 }
 
+SequenceModelImpl::Labelled SequenceModelImpl::labelled_logits(const torch::Tensor& tokens,
+                                                              const torch::Tensor& valid_lens,
+                                                              const torch::Tensor& labels) {
+  auto states = features(tokens, valid_lens);
+  auto mask = labels.ne(kIgnoreLabel);
+  auto rows = states.reshape({-1, states.size(-1)}).index({mask.reshape({-1})});
+  return {output(rows), labels.masked_select(mask), mask};
+}
+
 }  // namespace seqenc

@@ -148,7 +148,7 @@ void reset_peak_rss() {
 torch::Tensor task_loss(const torch::Tensor& logits, const torch::Tensor& labels, double label_smoothing) {
   const auto C = logits.size(-1);
   auto flat_labels = labels.reshape({-1});
-  if (!flat_labels.ne(kIgnoreLabel).any().item<bool>()) return logits.sum() * 0;  // nothing to learn here
+  if (flat_labels.numel() == 0) return logits.sum() * 0;  // nothing to learn in this batch
   namespace F = torch::nn::functional;
   return F::cross_entropy(logits.reshape({-1, C}), flat_labels,
                           F::CrossEntropyFuncOptions().ignore_index(kIgnoreLabel).label_smoothing(label_smoothing));
@@ -164,26 +164,20 @@ EvalResult evaluate(SequenceModelImpl& model, const Dataset& data, int64_t batch
   namespace F = torch::nn::functional;
   for (const auto& indices : batcher.epoch(0)) {
     auto batch = batcher.collate(indices);
-    auto logits = model.forward(batch.tokens.to(device), batch.valid_lens.to(device));
-    const auto C = logits.size(-1);
-    auto labels = batch.labels.to(device).reshape({-1});
-    auto flat = logits.reshape({-1, C});
-    loss_sum += F::cross_entropy(flat, labels,
-                                 F::CrossEntropyFuncOptions().ignore_index(kIgnoreLabel).reduction(torch::kSum))
-                    .item<double>();
-    auto mask = labels.ne(kIgnoreLabel);
-    auto hits = flat.argmax(-1).eq(labels).logical_and(mask);
-    correct += hits.sum().item<int64_t>();
-    r.labels += mask.sum().item<int64_t>();
+    auto out = model.labelled_logits(batch.tokens.to(device), batch.valid_lens.to(device), batch.labels.to(device));
     r.examples += static_cast<int64_t>(indices.size());
-    auto groups = batch.groups.reshape({-1});
+    if (out.labels.numel() == 0) continue;
+    loss_sum += F::cross_entropy(out.logits, out.labels, F::CrossEntropyFuncOptions().reduction(torch::kSum))
+                    .item<double>();
+    auto hits = out.logits.argmax(-1).eq(out.labels).cpu();
+    correct += hits.sum().item<int64_t>();
+    r.labels += out.labels.numel();
+    auto groups = batch.groups.masked_select(out.mask.cpu());
     if (groups.ge(0).any().item<bool>()) {
-      auto labelled = mask.cpu().logical_and(groups.ge(0));
-      auto g = groups.masked_select(labelled);
-      auto h = hits.cpu().masked_select(labelled);
-      auto ga = g.accessor<int64_t, 1>();
-      auto ha = h.accessor<bool, 1>();
-      for (int64_t i = 0; i < g.size(0); ++i) {
+      auto ga = groups.accessor<int64_t, 1>();
+      auto ha = hits.accessor<bool, 1>();
+      for (int64_t i = 0; i < groups.size(0); ++i) {
+        if (ga[i] < 0) continue;
         auto& [c, total] = r.by_group[ga[i]];
         c += ha[i] ? 1 : 0;
         ++total;
@@ -324,8 +318,9 @@ TrainOutcome train(const Config& config, const std::string& run_dir, bool resume
     const double lr = scheduled_lr(t, state.step, total_steps);
     for (auto& group : optimizer->param_groups()) group.options().set_lr(lr);
 
-    auto logits = model->forward(batch.tokens.to(device), batch.valid_lens.to(device));
-    auto loss = task_loss(logits, batch.labels.to(device), t.label_smoothing);
+    auto labelled = model->labelled_logits(batch.tokens.to(device), batch.valid_lens.to(device),
+                                           batch.labels.to(device));
+    auto loss = task_loss(labelled.logits, labelled.labels, t.label_smoothing);
     const double loss_value = loss.item<double>();
     if (!std::isfinite(loss_value)) {
       progress.clear();

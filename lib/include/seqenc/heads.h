@@ -31,6 +31,15 @@ class SequenceModelImpl : public torch::nn::Module {
   // Pooled (B, num_hiddens) or per-position (B, n, num_hiddens) features before the output layer.
   torch::Tensor features(const torch::Tensor& tokens, const torch::Tensor& valid_lens);
 
+  // Logits (M, classes) and labels (M,) of the M labelled positions (or
+  // examples) only: the output layer skips padding and unlabelled positions,
+  // which for a vocabulary-sized head is most of a training step's work.
+  // mask, of labels' shape, says which entries were kept.
+  struct Labelled {
+    torch::Tensor logits, labels, mask;
+  };
+  Labelled labelled_logits(const torch::Tensor& tokens, const torch::Tensor& valid_lens, const torch::Tensor& labels);
+
   const HeadOptions& head_options() const { return head_; }
   std::shared_ptr<EncoderImpl> encoder;
   torch::nn::Linear output{nullptr};
