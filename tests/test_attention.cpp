@@ -143,3 +143,26 @@ TEST_CASE("dot-product attention keeps weights before dropout", "[attention]") {
   CHECK(max_abs_diff(w.sum(-1), torch::ones({2, 3})) < 1e-6);
   CHECK(max_abs_diff(w, masked_softmax(torch::bmm(q, k.transpose(1, 2)) / 2.0, torch::tensor({2, 5}))) < 1e-6);
 }
+
+TEST_CASE("dropout keeps 1 - p of the entries, scaled by 1 / (1 - p); eval mode is the identity", "[attention][dropout]") {
+  torch::manual_seed(8);
+  auto x = torch::ones({1000, 301});
+  for (double p : {0.1, 0.5, 0.9}) {
+    auto y = fast_dropout(x, p, true);
+    const double kept = y.ne(0).to(torch::kFloat64).mean().item<double>();
+    CHECK(kept == Approx(1 - p).margin(0.005));
+    CHECK(y.max().item<double>() == Approx(1 / (1 - p)));
+    CHECK(y.mean().item<double>() == Approx(1.0).margin(0.02));
+  }
+  CHECK(torch::equal(fast_dropout(x, 0.5, false), x));
+  CHECK(torch::equal(fast_dropout(x, 0.0, true), x));
+  Dropout module(0.3);
+  module->eval();
+  CHECK(torch::equal(module(x), x));
+  CHECK_THROWS_WITH(Dropout(1.0), Catch::Contains("[0, 1)"));
+  // Gradients flow through kept entries only.
+  auto z = torch::ones({50, 7}, torch::requires_grad());
+  auto out = fast_dropout(z, 0.5, true);
+  out.sum().backward();
+  CHECK(torch::equal(z.grad().ne(0), out.ne(0)));
+}

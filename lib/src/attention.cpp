@@ -34,7 +34,7 @@ torch::Tensor causal_valid_lens(const torch::Tensor& valid_lens, int64_t num_que
 }
 
 DotProductAttentionImpl::DotProductAttentionImpl(double dropout)
-    : dropout_(register_module("dropout", torch::nn::Dropout(dropout))) {}
+    : dropout_(register_module("dropout", Dropout(dropout))) {}
 
 torch::Tensor DotProductAttentionImpl::forward(const torch::Tensor& queries, const torch::Tensor& keys,
                                                const torch::Tensor& values,

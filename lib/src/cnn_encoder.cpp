@@ -22,7 +22,7 @@ CnnEncoderImpl::CnnEncoderImpl(const EncoderOptions& o) : EncoderImpl(o) {
     norms.push_back(register_module("norm" + std::to_string(i),
                                     torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.num_hiddens}))));
   }
-  dropout_ = register_module("dropout", torch::nn::Dropout(o.dropout));
+  dropout_ = register_module("dropout", Dropout(o.dropout));
 }
 
 int64_t CnnEncoderImpl::dilation(int64_t layer) const { return options_.dilated ? (int64_t{1} << layer) : 1; }

@@ -33,7 +33,7 @@ void check_sequence_length(int64_t n, int64_t max_len) {
 PositionalEncodingImpl::PositionalEncodingImpl(int64_t num_hiddens, double dropout, int64_t max_len)
     : max_len_(max_len) {
   P = register_buffer("P", sinusoidal_table(max_len, num_hiddens).unsqueeze(0));
-  dropout_ = register_module("dropout", torch::nn::Dropout(dropout));
+  dropout_ = register_module("dropout", Dropout(dropout));
 }
 
 torch::Tensor PositionalEncodingImpl::forward(const torch::Tensor& X) {
@@ -47,7 +47,7 @@ LearnedPositionalEncodingImpl::LearnedPositionalEncodingImpl(int64_t num_hiddens
   table = register_module("table", torch::nn::Embedding(max_len, num_hiddens));
   // Small init, on the scale of the sinusoidal values after sqrt(d) scaling of tokens.
   torch::nn::init::normal_(table->weight, 0.0, 0.02);
-  dropout_ = register_module("dropout", torch::nn::Dropout(dropout));
+  dropout_ = register_module("dropout", Dropout(dropout));
 }
 
 torch::Tensor LearnedPositionalEncodingImpl::forward(const torch::Tensor& X) {

@@ -27,7 +27,7 @@ RnnEncoderImpl::RnnEncoderImpl(const EncoderOptions& o) : EncoderImpl(o) {
   if (o.bidirectional) {
     projection = register_module("projection", torch::nn::Linear(2 * o.num_hiddens, o.num_hiddens));
   }
-  dropout_ = register_module("dropout", torch::nn::Dropout(o.dropout));
+  dropout_ = register_module("dropout", Dropout(o.dropout));
 }
 
 torch::Tensor RnnEncoderImpl::encode(const torch::Tensor& embeddings, const torch::Tensor& valid_lens) {

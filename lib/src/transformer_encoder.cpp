@@ -13,7 +13,7 @@ torch::Tensor PositionWiseFFNImpl::forward(const torch::Tensor& X) { return dens
 
 AddNormImpl::AddNormImpl(int64_t num_hiddens, double dropout)
     : ln(register_module("ln", torch::nn::LayerNorm(torch::nn::LayerNormOptions({num_hiddens})))),
-      dropout_(register_module("dropout", torch::nn::Dropout(dropout))) {}
+      dropout_(register_module("dropout", Dropout(dropout))) {}
 
 torch::Tensor AddNormImpl::forward(const torch::Tensor& X, const torch::Tensor& Y) {
   return ln(X + dropout_(Y));
@@ -26,7 +26,7 @@ TransformerEncoderBlockImpl::TransformerEncoderBlockImpl(const EncoderOptions& o
   addnorm1 = register_module("addnorm1", AddNorm(o.num_hiddens, o.dropout));
   ffn = register_module("ffn", PositionWiseFFN(o.num_hiddens, o.ffn_num_hiddens));
   addnorm2 = register_module("addnorm2", AddNorm(o.num_hiddens, o.dropout));
-  dropout_ = register_module("dropout", torch::nn::Dropout(o.dropout));
+  dropout_ = register_module("dropout", Dropout(o.dropout));
 }
 
 torch::Tensor TransformerEncoderBlockImpl::forward(const torch::Tensor& X, const torch::Tensor& valid_lens) {
@@ -58,7 +58,7 @@ TransformerEncoderImpl::TransformerEncoderImpl(const EncoderOptions& o) : Encode
     throw std::invalid_argument("transformer: unknown pos_encoding '" + o.pos_encoding +
                                 "' (known: sinusoidal, learned, relative, none)");
   }
-  dropout_ = register_module("dropout", torch::nn::Dropout(o.dropout));
+  dropout_ = register_module("dropout", Dropout(o.dropout));
   for (int64_t i = 0; i < o.num_layers; ++i) {
     blocks.push_back(register_module("block" + std::to_string(i), TransformerEncoderBlock(o)));
   }

@@ -3,7 +3,7 @@
 #pragma once
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/any.h>
-#include <torch/nn/modules/dropout.h>
+#include "seqenc/dropout.h"
 #include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
@@ -43,7 +43,7 @@ class DotProductAttentionImpl : public torch::nn::Module {
   const torch::Tensor& attention_weights() const { return attention_weights_; }
 
  private:
-  torch::nn::Dropout dropout_{nullptr};
+  Dropout dropout_{nullptr};
   torch::Tensor attention_weights_;
 };
 TORCH_MODULE(DotProductAttention);

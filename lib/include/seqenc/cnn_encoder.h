@@ -4,7 +4,7 @@
 #include <vector>
 
 #include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/dropout.h>
+#include "seqenc/dropout.h"
 #include <torch/nn/modules/normalization.h>
 
 #include "seqenc/encoder.h"
@@ -24,7 +24,7 @@ class CnnEncoderImpl : public EncoderImpl {
   std::vector<torch::nn::LayerNorm> norms;
 
  private:
-  torch::nn::Dropout dropout_{nullptr};
+  Dropout dropout_{nullptr};
 };
 
 }  // namespace seqenc

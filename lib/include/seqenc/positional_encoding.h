@@ -1,7 +1,7 @@
 // Positional encodings of D2L 11.6.3 (sinusoidal) and its exercise 2 (learned).
 #pragma once
 #include <torch/nn/module.h>
-#include <torch/nn/modules/dropout.h>
+#include "seqenc/dropout.h"
 #include <torch/nn/modules/embedding.h>
 #include <torch/nn/pimpl.h>
 
@@ -22,7 +22,7 @@ class PositionalEncodingImpl : public torch::nn::Module {
 
  private:
   int64_t max_len_;
-  torch::nn::Dropout dropout_{nullptr};
+  Dropout dropout_{nullptr};
 };
 TORCH_MODULE(PositionalEncoding);
 
@@ -35,7 +35,7 @@ class LearnedPositionalEncodingImpl : public torch::nn::Module {
 
  private:
   int64_t max_len_;
-  torch::nn::Dropout dropout_{nullptr};
+  Dropout dropout_{nullptr};
 };
 TORCH_MODULE(LearnedPositionalEncoding);
 

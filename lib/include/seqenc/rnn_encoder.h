@@ -1,7 +1,7 @@
 // A GRU or LSTM encoder (the section's RNN column), packed by valid length so
 // the backward direction starts at each sequence's last valid token.
 #pragma once
-#include <torch/nn/modules/dropout.h>
+#include "seqenc/dropout.h"
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/rnn.h>
 
@@ -20,7 +20,7 @@ class RnnEncoderImpl : public EncoderImpl {
   torch::nn::Linear projection{nullptr};  // 2 num_hiddens -> num_hiddens when bidirectional
 
  private:
-  torch::nn::Dropout dropout_{nullptr};
+  Dropout dropout_{nullptr};
 };
 
 }  // namespace seqenc

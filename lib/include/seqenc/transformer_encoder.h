@@ -29,7 +29,7 @@ class AddNormImpl : public torch::nn::Module {
   torch::nn::LayerNorm ln{nullptr};
 
  private:
-  torch::nn::Dropout dropout_{nullptr};
+  Dropout dropout_{nullptr};
 };
 TORCH_MODULE(AddNorm);
 
@@ -45,7 +45,7 @@ class TransformerEncoderBlockImpl : public torch::nn::Module {
 
  private:
   bool pre_norm_;
-  torch::nn::Dropout dropout_{nullptr};
+  Dropout dropout_{nullptr};
 };
 TORCH_MODULE(TransformerEncoderBlock);
 
@@ -62,7 +62,7 @@ class TransformerEncoderImpl : public EncoderImpl {
 
  private:
   torch::nn::AnyModule pos_encoding_;  // empty for none and relative
-  torch::nn::Dropout dropout_{nullptr};
+  Dropout dropout_{nullptr};
   torch::nn::LayerNorm final_norm_{nullptr};  // pre-norm only
 };
 
