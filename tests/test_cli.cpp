@@ -9,16 +9,12 @@
 #include <thread>
 
 #include "cli.h"
+#include "helpers.h"
 
 using namespace seqenc::test;
 namespace fs = std::filesystem;
 
 namespace {
-fs::path fresh_dir(const std::string& name) {
-  auto dir = fs::temp_directory_path() / ("seqenc_cli_" + std::to_string(::getpid()) + "_" + name);
-  fs::remove_all(dir);
-  return dir;
-}
 
 const std::string kTiny =
     " --set model.num_hiddens=16 --set model.num_layers=1 --set model.num_heads=2 --set model.ffn_num_hiddens=16"

@@ -5,18 +5,15 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "helpers.h"
 #include "seqenc/training.h"
 
 using namespace seqenc;
+using seqenc::test::fresh_dir;
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
-fs::path fresh_dir(const std::string& name) {
-  auto dir = fs::temp_directory_path() / ("seqenc_train_" + std::to_string(::getpid()) + "_" + name);
-  fs::remove_all(dir);
-  return dir;
-}
 
 // A tiny lag task every encoder can solve: distances 1-2 lie within a 2-layer, k = 3 CNN's reach.
 Config tiny_config(const std::string& encoder) {

@@ -10,10 +10,11 @@ namespace seqenc {
 Reach measure_reach(EncoderImpl& encoder, int64_t n, int64_t position, uint64_t seed) {
   encoder.eval();
   auto gen = at::detail::createCPUGenerator(seed);
-  auto X = at::randn({1, n, encoder.options().num_hiddens}, gen).requires_grad_(true);
+  const auto dtype = encoder.parameters().front().scalar_type();
+  auto X = at::randn({1, n, encoder.options().num_hiddens}, gen).to(dtype).requires_grad_(true);
   auto states = encoder.encode(X, torch::tensor({n}));
   // A random projection: a plain sum of a LayerNorm output is constant, with zero gradient.
-  auto direction = at::randn({encoder.options().num_hiddens}, gen);
+  auto direction = at::randn({encoder.options().num_hiddens}, gen).to(dtype);
   (states.select(1, position) * direction).sum().backward();
   auto touched = X.grad().abs().sum(-1).squeeze(0) > 0;  // (n,)
   auto idx = torch::nonzero(touched).flatten();
@@ -30,6 +31,7 @@ int64_t layers_to_connect(EncoderOptions options, int64_t n, int64_t max_layers)
     options.dropout = 0;
     torch::manual_seed(0);
     auto encoder = make_encoder(options);
+    encoder->to(torch::kFloat64);  // a gradient through dozens of layers can underflow float32
     if (measure_reach(*encoder, n, n - 1).before >= n - 1) return layers;
   }
   return -1;
@@ -101,6 +103,7 @@ std::vector<PathMeasurement> measure_path_lengths(const std::vector<int64_t>& ns
     auto one = v.options;
     one.num_layers = 1;
     auto single = make_encoder(one);
+    single->to(torch::kFloat64);
     for (int64_t n : ns) {
       PathMeasurement m;
       m.variant = v.label;

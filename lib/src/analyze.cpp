@@ -158,7 +158,9 @@ std::string write_analysis(const Config& config, const std::string& out_dir) {
   out << "\nWhere the measurement departs from the exponents, and why: at small n every layer costs about the same "
          "fixed overhead (operator dispatch, allocation, one GRU kernel launch per step), so the measured slopes flatten "
          "towards 0 there; the transformer layer also holds O(nd²) projections and an O(nd·ffn) FFN, so its n² term "
-         "only dominates once n exceeds a few times d; and at large n the attention weights (n² floats per head, "
+         "only dominates once n exceeds a few times d; in d, the element-wise work on the n × n weights of each head "
+         "(masking, softmax, dropout) does not grow with d at all, so at moderate n the time's slope in d lies well "
+         "below the FLOPs' slope; and at large n the attention weights (n² floats per head, "
          "kept for the backward pass) leave the caches, so time can grow faster than the FLOPs. The RNN's time is "
          "linear in n but with a large constant: its n steps run one after another.\n\n";
   image(out, dir, "cost_time_by_n.png", "time per layer against n",

@@ -14,6 +14,10 @@ namespace seqenc {
 
 std::vector<std::string> file_format_names() { return {"tsv_classify", "tsv_tag", "text_lm"}; }
 
+std::string head_for_format(const std::string& format) {
+  return format == "tsv_classify" ? "classify" : format == "tsv_tag" ? "tag" : "lm";
+}
+
 bool is_valid_utf8(const std::string& s) {
   size_t i = 0;
   const size_t n = s.size();
@@ -235,7 +239,7 @@ TaskData load_file_task(const DataOptions& o) {
   }
   TaskData task;
   task.task = o.task;
-  task.head = o.task == "tsv_classify" ? "classify" : o.task == "tsv_tag" ? "tag" : "lm";
+  task.head = head_for_format(o.task);
   task.causal = o.task == "text_lm";
 
   // Pass 1: vocabulary and labels from the training split only.

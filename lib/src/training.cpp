@@ -453,7 +453,7 @@ LoadedRun load_run(const std::string& run_dir, const std::string& checkpoint) {
       if (!fs::exists(dir / f)) throw ConfigError(run_dir + ": missing " + f);
     }
     run.task.task = d.task;
-    run.task.head = d.task == "tsv_classify" ? "classify" : d.task == "tsv_tag" ? "tag" : "lm";
+    run.task.head = head_for_format(d.task);
     run.task.causal = d.task == "text_lm";
     run.task.vocab = Vocabulary::load((dir / "vocab.txt").string());
     run.task.label_names = load_lines((dir / "labels.txt").string());

@@ -16,7 +16,8 @@ struct Reach {
 
 // Which inputs output `position` depends on, measured from gradients
 // d output[position] / d input[i] of encoder.encode() on random embeddings of
-// length n (batch 1, all valid). The encoder is put in eval mode.
+// length n (batch 1, all valid), in the encoder's dtype (float64 avoids
+// underflow through deep stacks). The encoder is put in eval mode.
 Reach measure_reach(EncoderImpl& encoder, int64_t n, int64_t position, uint64_t seed = 0);
 
 // The smallest number of layers (up to max_layers) of `options` for which

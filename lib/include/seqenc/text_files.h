@@ -9,6 +9,8 @@
 namespace seqenc {
 
 std::vector<std::string> file_format_names();
+// The head a file format trains: classify, tag or lm.
+std::string head_for_format(const std::string& format);
 
 // Reads options.train (and valid/test, or splits train by ratio and seed),
 // building the vocabulary and labels from the training split only.
