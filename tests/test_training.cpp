@@ -153,3 +153,20 @@ TEST_CASE("learning-rate schedules: warm-up, inverse square root, cosine", "[tra
   t.warmup = 0;
   CHECK(scheduled_lr(t, 50, 100) == 1.0);
 }
+
+TEST_CASE("early stopping ends a run whose validation accuracy stops improving", "[training]") {
+  auto config = tiny_config("cnn");
+  config.train.steps = 200;
+  config.train.eval_every = 5;
+  config.train.early_stopping = 2;
+  config.train.lr = 1e-12;  // nothing is learned, so nothing improves after the first validation
+  TrainControl quiet;
+  quiet.quiet = true;
+  auto dir = fresh_dir("early");
+  auto outcome = train(config, dir.string(), false, quiet);
+  CHECK(outcome.exit_code == 0);
+  CHECK(outcome.stop_reason == "early_stopping");
+  CHECK(outcome.state.step == 15);  // best at 5, no better at 10 and 15
+  CHECK(outcome.state.best_step == 5);
+  fs::remove_all(dir);
+}
