@@ -281,7 +281,11 @@ TrainOutcome train(const Config& config, const std::string& run_dir, bool resume
     metrics << j.dump() << '\n';
     metrics.flush();
   };
-  auto save_last = [&] { save_checkpoint(last_path.string(), *model, optimizer.get(), state); };
+  int64_t last_saved_step = resume ? state.step : -1;
+  auto save_last = [&] {
+    save_checkpoint(last_path.string(), *model, optimizer.get(), state);
+    last_saved_step = state.step;
+  };
 
   auto run_validation = [&] {
     const double start = now_s();
@@ -324,9 +328,10 @@ TrainOutcome train(const Config& config, const std::string& run_dir, bool resume
     const double loss_value = loss.item<double>();
     if (!std::isfinite(loss_value)) {
       progress.clear();
-      log->error("non-finite loss ({}) at step {}; stopped, keeping the last good checkpoint (step {}). "
-                 "Try a lower train.lr or train.clip_norm > 0",
-                 loss_value, state.step + 1, fs::exists(last_path) ? std::to_string(state.step) : "none");
+      log->error("non-finite loss ({}) at step {}; stopped. {}. Try a lower train.lr or train.clip_norm > 0",
+                 loss_value, state.step + 1,
+                 last_saved_step >= 0 ? fmt::format("The last good checkpoint (step {}) is kept", last_saved_step)
+                                      : std::string("No checkpoint had been saved yet"));
       out.exit_code = 1;
       out.stop_reason = "non_finite_loss";
       out.state = state;
