@@ -134,12 +134,18 @@ int main(int argc, char** argv) {
   compare->add_option("--encoders", encoders, "Comma-separated encoders")->capture_default_str();
   compare->add_option("--set", overrides, "Override a key (repeatable)");
   compare->add_option("--run-dir", run_dir, "Directory for the runs and report (default: runs/compare-<config>-<time>)");
+  compare->add_flag("--resume", resume, "Continue an interrupted comparison in --run-dir");
   compare->callback([&] {
     exit_code = guarded([&] {
+      if (resume && run_dir.empty()) throw seqenc::ConfigError("--resume needs --run-dir");
       auto config = seqenc::load_config(config_path, overrides);
       const auto dir = run_dir.empty() ? default_run_dir("compare-", config_path) : run_dir;
       seqenc::install_stop_handlers();
-      auto result = seqenc::compare(config, split_list(encoders), dir);
+      auto result = seqenc::compare(config, split_list(encoders), dir, {}, resume);
+      if (result.exit_code > 128) {
+        fmt::print(stderr, "seqenc: the comparison stopped; continue it with: seqenc compare --config {}/config.yaml "
+                           "--encoders {} --run-dir {} --resume\n", dir, encoders, dir);
+      }
       if (result.exit_code != 0) return result.exit_code;
       fmt::print("\n{}\nreport: {}\n", seqenc::comparison_table(result, false), result.report_path);
       return 0;

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "helpers.h"
+#include "seqenc/compare.h"
 #include "seqenc/training.h"
 
 using namespace seqenc;
@@ -168,5 +169,28 @@ TEST_CASE("early stopping ends a run whose validation accuracy stops improving",
   CHECK(outcome.stop_reason == "early_stopping");
   CHECK(outcome.state.step == 15);  // best at 5, no better at 10 and 15
   CHECK(outcome.state.best_step == 5);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("an interrupted comparison resumes and completes its report", "[training][compare]") {
+  auto config = tiny_config("transformer");
+  config.train.steps = 12;
+  config.train.eval_every = 6;
+  auto dir = fresh_dir("compare_resume");
+  TrainControl stop;
+  stop.quiet = true;
+  stop.stop_after_step = 5;
+  auto partial = compare(config, {"transformer", "cnn"}, dir.string(), stop);
+  CHECK(partial.report_path.empty());
+  CHECK(partial.runs.size() == 1);
+  CHECK(fs::exists(dir / "config.yaml"));
+  CHECK_THROWS_WITH(compare(config, {"transformer", "cnn"}, dir.string(), TrainControl{-1, true}),
+                    Catch::Contains("pass --resume"));
+  auto done = compare(load_config((dir / "config.yaml").string()), {"transformer", "cnn"}, dir.string(),
+                      TrainControl{-1, true}, /*resume=*/true);
+  REQUIRE(done.runs.size() == 2);
+  CHECK(done.runs[0].outcome.state.step == 12);
+  CHECK(done.runs[1].outcome.state.step == 12);
+  CHECK(fs::exists(done.report_path));
   fs::remove_all(dir);
 }

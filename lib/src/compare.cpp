@@ -14,7 +14,7 @@ namespace seqenc {
 namespace fs = std::filesystem;
 
 Comparison compare(const Config& config, const std::vector<std::string>& encoders, const std::string& run_dir,
-                   const TrainControl& control) {
+                   const TrainControl& control, bool resume) {
   if (encoders.empty()) throw ConfigError("--encoders: give at least one encoder");
   std::vector<Config> variants;
   std::vector<std::string> problems;
@@ -28,8 +28,9 @@ Comparison compare(const Config& config, const std::vector<std::string>& encoder
     Config c = config;
     c.model.name = name;
     for (const auto& p : validate(c)) problems.push_back(name + ": " + p);
-    if (fs::exists(fs::path(run_dir) / name / "checkpoint_last.pt")) {
-      problems.push_back((fs::path(run_dir) / name).string() + " already holds a run; choose another --run-dir");
+    if (!resume && fs::exists(fs::path(run_dir) / name / "checkpoint_last.pt")) {
+      problems.push_back((fs::path(run_dir) / name).string() +
+                         " already holds a run; pass --resume to continue the comparison, or choose another --run-dir");
     }
     variants.push_back(c);
   }
@@ -40,10 +41,13 @@ Comparison compare(const Config& config, const std::vector<std::string>& encoder
   }
   Comparison result;
   result.task = config.data.task;
+  fs::create_directories(run_dir);
+  save_config(config, (fs::path(run_dir) / "config.yaml").string());  // what --resume continues from
   for (size_t i = 0; i < encoders.size(); ++i) {
-    auto outcome = train(variants[i], (fs::path(run_dir) / encoders[i]).string(), false, control);
+    const auto sub_dir = fs::path(run_dir) / encoders[i];
+    auto outcome = train(variants[i], sub_dir.string(), resume && fs::exists(sub_dir / "checkpoint_last.pt"), control);
     result.runs.push_back({encoders[i], outcome});
-    if (outcome.exit_code != 0) {
+    if (outcome.exit_code != 0 || outcome.stop_reason == "stopped") {
       result.exit_code = outcome.exit_code;
       return result;
     }

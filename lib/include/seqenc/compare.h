@@ -22,9 +22,11 @@ struct Comparison {
 };
 
 // Trains config with model.encoder set to each of encoders, in run_dir/<encoder>.
-// Every variant is validated before any training starts.
+// Every variant is validated before any training starts. resume continues an
+// interrupted comparison: runs with a checkpoint resume (a finished one only
+// re-evaluates), the others start.
 Comparison compare(const Config& config, const std::vector<std::string>& encoders, const std::string& run_dir,
-                   const TrainControl& control = {});
+                   const TrainControl& control = {}, bool resume = false);
 
 // The side-by-side table as aligned text (for the terminal) or Markdown.
 std::string comparison_table(const Comparison& c, bool markdown);
