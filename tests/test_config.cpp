@@ -5,6 +5,7 @@
 
 #include "seqenc/config.h"
 #include "seqenc/dataset.h"
+#include "seqenc/encoder.h"
 
 using namespace seqenc;
 namespace fs = std::filesystem;
@@ -140,4 +141,16 @@ TEST_CASE("every config in configs/ is valid, and file configs find their data",
     }
   }
   CHECK(count >= 9);
+}
+
+TEST_CASE("the demo's lag task needs a longer path than the demo CNN reaches", "[config]") {
+  auto config = load_config(SEQENC_SOURCE_DIR "/configs/demo.yaml");
+  REQUIRE(config.data.task == "lag");
+  auto cnn = encoder_options_for(config, 64, false, config.data.max_len);
+  cnn.name = "cnn";
+  const auto reach = make_encoder(cnn)->cost(config.data.seq_len).reach_before;
+  CHECK(reach >= 1);
+  CHECK(reach < config.data.max_distance);  // distances past the reach fall to chance: the section's point
+  // Relative positions clipped at or below the largest distance would make far offsets look alike.
+  CHECK(config.model.max_relative_position > config.data.max_distance);
 }
