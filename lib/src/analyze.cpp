@@ -97,11 +97,9 @@ LinePlot sweep_plot(const Sweep& s, bool flops, const std::string& title, const 
   return p;
 }
 
-void image(std::ofstream& out, const fs::path& dir, const std::string& file, const std::string& caption,
-           bool ok) {
+void image(std::ofstream& out, const std::string& file, const std::string& caption, bool ok) {
   if (ok) out << "![" << caption << "](" << file << ")\n\n";
   else out << "_(" << caption << ": plot not drawn; is gnuplot installed?)_\n\n";
-  (void)dir;
 }
 
 }  // namespace
@@ -163,15 +161,15 @@ std::string write_analysis(const Config& config, const std::string& out_dir) {
          "below the FLOPs' slope; and at large n the attention weights (n² floats per head, "
          "kept for the backward pass) leave the caches, so time can grow faster than the FLOPs. The RNN's time is "
          "linear in n but with a large constant: its n steps run one after another.\n\n";
-  image(out, dir, "cost_time_by_n.png", "time per layer against n",
+  image(out, "cost_time_by_n.png", "time per layer against n",
         plot_lines(sweep_plot(by_n, false, fmt::format("One layer, forward + backward, d = {}", a.num_hiddens),
                               "sequence length n"),
                    (dir / "cost_time_by_n.png").string()));
-  image(out, dir, "cost_flops_by_n.png", "analytic FLOPs against n",
+  image(out, "cost_flops_by_n.png", "analytic FLOPs against n",
         plot_lines(sweep_plot(by_n, true, fmt::format("Analytic forward FLOPs of one layer, d = {}", a.num_hiddens),
                               "sequence length n"),
                    (dir / "cost_flops_by_n.png").string()));
-  image(out, dir, "cost_time_by_d.png", "time per layer against d",
+  image(out, "cost_time_by_d.png", "time per layer against d",
         plot_lines(sweep_plot(by_d, false, fmt::format("One layer, forward + backward, n = {}", a.fixed_n),
                               "width d (num_hiddens)"),
                    (dir / "cost_time_by_d.png").string()));
@@ -197,7 +195,7 @@ std::string write_analysis(const Config& config, const std::string& out_dir) {
     out << "\n";
   }
   out << "\n";
-  image(out, dir, "latency_by_n.png", "latency at batch 1",
+  image(out, "latency_by_n.png", "latency at batch 1",
         plot_lines(sweep_plot(latency, false, "Forward latency of one layer at batch 1", "sequence length n"),
                    (dir / "latency_by_n.png").string()));
 
@@ -239,7 +237,7 @@ std::string write_analysis(const Config& config, const std::string& out_dir) {
   }
   out << "\nThe CNN needs ⌈(n−1)/((k−1)/2)⌉ layers, O(n/k); the dilated CNN O(log_k n) (Vaswani et al., Table 1); "
          "the RNN O(n); self-attention O(1).\n\n";
-  image(out, dir, "path_length.png", "maximum path length", plot_lines(path_plot, (dir / "path_length.png").string()));
+  image(out, "path_length.png", "maximum path length", plot_lines(path_plot, (dir / "path_length.png").string()));
 
   // 4. Learning over distance
   out << "## 4. Learning over distance\n\n";
@@ -275,7 +273,7 @@ std::string write_analysis(const Config& config, const std::string& out_dir) {
     }
     cols.series.push_back(s);
   }
-  image(out, dir, "pe_columns.png", "columns 6 to 9", plot_lines(cols, (dir / "pe_columns.png").string()));
+  image(out, "pe_columns.png", "columns 6 to 9", plot_lines(cols, (dir / "pe_columns.png").string()));
   HeatMap heat;
   heat.title = "P for 60 positions, d = 32";
   heat.xlabel = "encoding dimension";
@@ -285,7 +283,7 @@ std::string write_analysis(const Config& config, const std::string& out_dir) {
     auto row = P[i].to(torch::kFloat64).contiguous();
     heat.values.emplace_back(row.data_ptr<double>(), row.data_ptr<double>() + 32);
   }
-  image(out, dir, "pe_heatmap.png", "heat map", plot_heatmap(heat, (dir / "pe_heatmap.png").string()));
+  image(out, "pe_heatmap.png", "heat map", plot_heatmap(heat, (dir / "pe_heatmap.png").string()));
   out << "Absolute position as binary digits: the lowest bit alternates fastest, as the lowest columns of P do.\n\n"
          "| i | binary |\n|---:|---|\n";
   for (int i = 0; i < 8; ++i) out << fmt::format("| {} | {:03b} |\n", i, i);
@@ -342,7 +340,7 @@ std::string write_analysis(const Config& config, const std::string& out_dir) {
         maps.push_back(m);
       }
       const std::string file = fmt::format("attention_block{}.png", b);
-      image(out, dir, file, fmt::format("block {} attention", b),
+      image(out, file, fmt::format("block {} attention", b),
             plot_heatmaps(maps, fmt::format("Block {}: attention weights per head", b), (dir / file).string()));
     }
   }

@@ -73,18 +73,24 @@ std::vector<Prediction> predict_file(const std::string& model_path, const std::s
     }
     auto probs = torch::softmax(module.forward({tokens, lens}).toTensor().to(torch::kFloat64), -1);
     auto [best, index] = probs.max(-1);
+    // Read results through flat pointers: one .item() per token would dominate a long file.
+    best = best.contiguous();
+    index = index.contiguous();
+    const double* best_p = best.data_ptr<double>();
+    const int64_t* index_p = index.data_ptr<int64_t>();
+    const int64_t row = head == "classify" ? 1 : n;
     for (size_t i = start; i < end; ++i) {
       const auto b = static_cast<int64_t>(i - start);
       Prediction p;
       if (head == "classify") {
-        p.labels.push_back(labels.at(static_cast<size_t>(index[b].item<int64_t>())));
-        p.probabilities.push_back(best[b].item<double>());
+        p.labels.push_back(labels.at(static_cast<size_t>(index_p[b])));
+        p.probabilities.push_back(best_p[b]);
         auto row = probs[b].contiguous();
         p.distribution.emplace_back(row.data_ptr<double>(), row.data_ptr<double>() + row.numel());
       } else {
         for (int64_t j = 0; j < static_cast<int64_t>(sequences[i].size()); ++j) {
-          p.labels.push_back(labels.at(static_cast<size_t>(index[b][j].item<int64_t>())));
-          p.probabilities.push_back(best[b][j].item<double>());
+          p.labels.push_back(labels.at(static_cast<size_t>(index_p[b * row + j])));
+          p.probabilities.push_back(best_p[b * row + j]);
         }
       }
       out.push_back(std::move(p));

@@ -193,7 +193,9 @@ EvalResult evaluate(SequenceModelImpl& model, const Dataset& data, int64_t batch
 
 SequenceModel build_model(const Config& config, const TaskData& task) {
   const bool cls = task.head == "classify" && config.pooling == "cls";
-  const int64_t max_len = std::max(config.data.max_len, task.max_length()) + (cls ? 1 : 0);
+  // From the configuration, not the data: every split is truncated to data.max_len, and a run reloaded
+  // for eval or export (which loads only its test split) must rebuild exactly the same shapes.
+  const int64_t max_len = config.data.max_len + (cls ? 1 : 0);
   auto encoder = encoder_options_for(config, task.vocab.size(), task.causal, max_len);
   HeadOptions head{task.head, task.num_classes(), config.pooling};
   return SequenceModel(encoder, head);
