@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
-#include "seqenc/analysis.h"
-#include "seqenc/analyze.h"
+#include "seqenc/tools/measure.h"
+#include "seqenc/tools/analyze.h"
 
 using namespace seqenc;
 using seqenc::test::run_seqenc;

@@ -2,7 +2,8 @@
 #include <torch/torch.h>
 
 #include "helpers.h"
-#include "seqenc/attention.h"
+#include "seqenc/error.h"
+#include "seqenc/nn/attention.h"
 
 using namespace seqenc;
 using seqenc::test::max_abs_diff;
@@ -31,8 +32,8 @@ TEST_CASE("multi-head attention with 6 keys and values gives (2, 4, 100)", "[att
 
 TEST_CASE("num_hiddens not divisible by num_heads is refused at construction", "[attention]") {
   CHECK_THROWS_WITH(MultiHeadAttention(100, 7, 0.0),
-                    Catch::Contains("num_hiddens (100)") && Catch::Contains("num_heads (7)"));
-  CHECK_THROWS_AS(MultiHeadAttention(8, 0, 0.0), std::invalid_argument);
+                    Catch::Contains("model.num_hiddens: 100 is not divisible by model.num_heads 7"));
+  CHECK_THROWS_AS(MultiHeadAttention(8, 0, 0.0), ModelError);
 }
 
 TEST_CASE("masked_softmax with 1-D valid_lens: exact zeros and rows summing to 1", "[attention]") {

@@ -3,9 +3,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "seqenc/config.h"
-#include "seqenc/dataset.h"
-#include "seqenc/encoder.h"
+#include "seqenc/train/config.h"
+#include "seqenc/data/dataset.h"
+#include "seqenc/nn/encoder.h"
 
 using namespace seqenc;
 namespace fs = std::filesystem;
@@ -98,7 +98,7 @@ TEST_CASE("the resolved configuration round-trips through YAML", "[config]") {
   save_config(c, path);
   auto back = load_config(path);
   CHECK(to_yaml(back) == to_yaml(c));
-  CHECK(back.model.cell == "lstm");
+  CHECK(back.model.cell == Cell::lstm);
   CHECK(back.train.lr == 0.0003);
   CHECK(back.data.valid_ratio == 0.2);
   CHECK(back.data.train == "some file.tsv");

@@ -5,7 +5,7 @@
 #include <torch/torch.h>
 
 #include "helpers.h"
-#include "seqenc/export.h"
+#include "seqenc/tools/export.h"
 
 using namespace seqenc;
 using seqenc::test::max_abs_diff;
@@ -31,11 +31,11 @@ EncoderOptions variant(const std::string& name, bool causal) {
 std::vector<EncoderOptions> encoders() {
   std::vector<EncoderOptions> all;
   for (bool causal : {false, true}) {
-    for (const char* pe : {"sinusoidal", "learned", "relative", "none"}) {
+    for (auto pe : {PosEncoding::sinusoidal, PosEncoding::learned, PosEncoding::relative, PosEncoding::none}) {
       auto o = variant("transformer", causal);
       o.pos_encoding = pe;
-      o.attention_bias = std::string(pe) == "learned";
-      o.pre_norm = std::string(pe) == "none";
+      o.attention_bias = pe == PosEncoding::learned;
+      o.pre_norm = pe == PosEncoding::none;
       all.push_back(o);
     }
     auto cnn = variant("cnn", causal);
@@ -43,11 +43,11 @@ std::vector<EncoderOptions> encoders() {
     all.push_back(cnn);
     auto dil = variant("cnn", causal);
     dil.dilated = true;
-    dil.activation = "gelu";
+    dil.activation = Activation::gelu;
     all.push_back(dil);
     all.push_back(variant("rnn", causal));
     auto lstm = variant("rnn", causal);
-    lstm.cell = "lstm";
+    lstm.cell = Cell::lstm;
     lstm.bidirectional = !causal;
     all.push_back(lstm);
   }
@@ -55,14 +55,15 @@ std::vector<EncoderOptions> encoders() {
 }
 
 std::vector<HeadOptions> heads_for(bool causal) {
-  if (causal) return {{"lm", 40, "mean"}, {"tag", 5, "mean"}, {"classify", 4, "mean"}};
-  return {{"classify", 4, "mean"}, {"classify", 4, "cls"}, {"tag", 5, "mean"}};
+  const auto mean = Pooling::mean;
+  if (causal) return {{HeadKind::lm, 40, mean}, {HeadKind::tag, 5, mean}, {HeadKind::classify, 4, mean}};
+  return {{HeadKind::classify, 4, mean}, {HeadKind::classify, 4, Pooling::cls}, {HeadKind::tag, 5, mean}};
 }
 
 ExportMetadata metadata(const HeadOptions& head) {
   ExportMetadata m;
   m.task = "test";
-  m.head = head.kind;
+  m.head = name_of(head.kind);
   m.max_len = 31;
   for (int i = 0; i < 40; ++i) m.vocab.push_back("t" + std::to_string(i));
   for (int i = 0; i < head.num_classes; ++i) m.labels.push_back("l" + std::to_string(i));
@@ -77,8 +78,8 @@ torch::Tensor run(torch::jit::Module& m, const torch::Tensor& tokens, const torc
 TEST_CASE("export: the scripted model equals the eager one for every encoder and head", "[export]") {
   for (const auto& enc : encoders()) {
     for (const auto& head : heads_for(enc.causal)) {
-      INFO(enc.name << " causal=" << enc.causal << " pos=" << enc.pos_encoding << " cell=" << enc.cell
-                    << " head=" << head.kind << "/" << head.pooling);
+      INFO(enc.name << " causal=" << enc.causal << " pos=" << name_of(enc.pos_encoding) << " cell="
+                    << name_of(enc.cell) << " head=" << name_of(head.kind) << "/" << name_of(head.pooling));
       torch::manual_seed(7);
       SequenceModel model(enc, head);
       model->eval();
@@ -91,7 +92,7 @@ TEST_CASE("export: the scripted model equals the eager one for every encoder and
         auto eager = model(tokens, lens);
         auto exported = run(scripted, tokens, lens);
         REQUIRE(exported.sizes() == eager.sizes());
-        if (head.kind == "classify") {
+        if (head.kind == HeadKind::classify) {
           CHECK(max_abs_diff(eager, exported) < 1e-5);
         } else {
           // Logits at padded positions are not part of the contract; compare valid ones.
@@ -107,8 +108,8 @@ TEST_CASE("export: padding invariance holds in the exported model", "[export]") 
   for (const auto& enc : encoders()) {
     if (enc.causal) continue;
     INFO(enc.name << " pos=" << enc.pos_encoding << " cell=" << enc.cell);
-    SequenceModel model(enc, HeadOptions{"classify", 4, "mean"});
-    auto scripted = script_model(*model, metadata(HeadOptions{"classify", 4, "mean"}));
+    SequenceModel model(enc, HeadOptions{HeadKind::classify, 4, Pooling::mean});
+    auto scripted = script_model(*model, metadata(HeadOptions{HeadKind::classify, 4, Pooling::mean}));
     auto tokens = torch::randint(5, 40, {2, 9});
     auto lens = torch::tensor({9, 4});
     auto other = tokens.clone();
@@ -118,7 +119,7 @@ TEST_CASE("export: padding invariance holds in the exported model", "[export]") 
 }
 
 TEST_CASE("export: saved file loads back with metadata as attributes and extra files", "[export]") {
-  HeadOptions head{"tag", 5, "mean"};
+  HeadOptions head{HeadKind::tag, 5, Pooling::mean};
   SequenceModel model(variant("transformer", false), head);
   model->eval();
   auto meta = metadata(head);

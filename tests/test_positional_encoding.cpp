@@ -3,7 +3,7 @@
 #include <torch/torch.h>
 
 #include "helpers.h"
-#include "seqenc/positional_encoding.h"
+#include "seqenc/nn/positional_encoding.h"
 
 using namespace seqenc;
 using seqenc::test::max_abs_diff;

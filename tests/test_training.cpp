@@ -6,8 +6,9 @@
 #include <torch/torch.h>
 
 #include "helpers.h"
-#include "seqenc/compare.h"
-#include "seqenc/training.h"
+#include "seqenc/tools/comparison_report.h"
+#include "seqenc/train/compare.h"
+#include "seqenc/train/trainer.h"
 
 using namespace seqenc;
 using seqenc::test::fresh_dir;
@@ -25,6 +26,12 @@ Config tiny_config(const std::string& encoder) {
                           "data.min_distance=1", "data.max_distance=2", "data.queries=4", "data.train_size=400",
                           "data.valid_size=50", "data.test_size=50", "train.steps=240", "train.batch_size=16",
                           "train.lr=0.01", "train.eval_every=80", "train.log_every=10", "train.threads=1"});
+}
+
+TrainControl quietly() {
+  TrainControl control;
+  control.quiet = true;
+  return control;
 }
 
 std::vector<json> metric_lines(const fs::path& dir) {
@@ -48,7 +55,7 @@ TEST_CASE("each encoder brings the loss well below its start in a few hundred st
     TrainControl quiet;
     quiet.quiet = true;
     auto outcome = train(tiny_config(encoder), dir.string(), false, quiet);
-    REQUIRE(outcome.exit_code == 0);
+    REQUIRE(outcome.stop_reason == StopReason::completed);
     auto lines = metric_lines(dir);
     REQUIRE(lines.size() > 2);
     const double first = lines.front()["loss"].get<double>();
@@ -67,7 +74,7 @@ TEST_CASE("resume: k steps, stop, resume to N equals N steps straight", "[traini
   auto config = tiny_config("transformer");
   config.train.steps = 60;
   config.train.eval_every = 20;
-  config.train.schedule = "cosine";  // the schedule position must be restored too
+  config.train.schedule = Schedule::cosine;  // the schedule position must be restored too
   TrainControl quiet;
   quiet.quiet = true;
   auto straight = fresh_dir("straight"), resumed = fresh_dir("resumed");
@@ -75,7 +82,7 @@ TEST_CASE("resume: k steps, stop, resume to N equals N steps straight", "[traini
   TrainControl stop = quiet;
   stop.stop_after_step = 33;  // mid-epoch, mid-logging-window, between validations
   auto partial = train(config, resumed.string(), false, stop);
-  CHECK(partial.stop_reason == "stopped");
+  CHECK(partial.stop_reason == StopReason::stopped);
   CHECK(partial.state.step == 33);
   auto b = train(config, resumed.string(), true, quiet);
   CHECK(b.state.step == 60);
@@ -124,14 +131,13 @@ TEST_CASE("a non-finite loss stops the run and keeps the last good checkpoint", 
   config.train.steps = 200;
   config.train.eval_every = 5;
   config.train.lr = 1e12;
-  config.train.optimizer = "sgd";
+  config.train.optimizer = OptimizerKind::sgd;
   config.train.clip_norm = 0;
   TrainControl quiet;
   quiet.quiet = true;
   auto dir = fresh_dir("nan");
   auto outcome = train(config, dir.string(), false, quiet);
-  CHECK(outcome.exit_code == 1);
-  CHECK(outcome.stop_reason == "non_finite_loss");
+  CHECK(outcome.stop_reason == StopReason::non_finite_loss);
   std::ifstream log(dir / "train.log");
   std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
   CHECK_THAT(text, Catch::Contains("non-finite loss"));
@@ -142,15 +148,15 @@ TEST_CASE("learning-rate schedules: warm-up, inverse square root, cosine", "[tra
   TrainOptions t;
   t.lr = 1.0;
   t.warmup = 10;
-  t.schedule = "warmup_inverse_sqrt";
+  t.schedule = Schedule::warmup_inverse_sqrt;
   CHECK(scheduled_lr(t, 0, 100) == Approx(0.1));
   CHECK(scheduled_lr(t, 9, 100) == Approx(1.0));
   CHECK(scheduled_lr(t, 39, 100) == Approx(0.5));
-  t.schedule = "cosine";
+  t.schedule = Schedule::cosine;
   CHECK(scheduled_lr(t, 4, 100) == Approx(0.5));
   CHECK(scheduled_lr(t, 99, 100) == Approx(0.0).margin(1e-12));
   CHECK(scheduled_lr(t, 54, 100) == Approx(0.5));
-  t.schedule = "constant";
+  t.schedule = Schedule::constant;
   t.warmup = 0;
   CHECK(scheduled_lr(t, 50, 100) == 1.0);
 }
@@ -165,8 +171,7 @@ TEST_CASE("early stopping ends a run whose validation accuracy stops improving",
   quiet.quiet = true;
   auto dir = fresh_dir("early");
   auto outcome = train(config, dir.string(), false, quiet);
-  CHECK(outcome.exit_code == 0);
-  CHECK(outcome.stop_reason == "early_stopping");
+  CHECK(outcome.stop_reason == StopReason::early_stopping);
   CHECK(outcome.state.step == 15);  // best at 5, no better at 10 and 15
   CHECK(outcome.state.best_step == 5);
   fs::remove_all(dir);
@@ -181,16 +186,17 @@ TEST_CASE("an interrupted comparison resumes and completes its report", "[traini
   stop.quiet = true;
   stop.stop_after_step = 5;
   auto partial = compare(config, {"transformer", "cnn"}, dir.string(), stop);
-  CHECK(partial.report_path.empty());
+  CHECK(!partial.finished());
   CHECK(partial.runs.size() == 1);
   CHECK(fs::exists(dir / "config.yaml"));
-  CHECK_THROWS_WITH(compare(config, {"transformer", "cnn"}, dir.string(), TrainControl{-1, true}),
+  CHECK_THROWS_WITH(compare(config, {"transformer", "cnn"}, dir.string(), quietly()),
                     Catch::Contains("pass --resume"));
   auto done = compare(load_config((dir / "config.yaml").string()), {"transformer", "cnn"}, dir.string(),
-                      TrainControl{-1, true}, /*resume=*/true);
+                      quietly(), /*resume=*/true);
   REQUIRE(done.runs.size() == 2);
   CHECK(done.runs[0].outcome.state.step == 12);
   CHECK(done.runs[1].outcome.state.step == 12);
-  CHECK(fs::exists(done.report_path));
+  REQUIRE(done.finished());
+  CHECK(fs::exists(write_comparison_report(done, dir.string())));
   fs::remove_all(dir);
 }

@@ -1,0 +1,152 @@
+#include "commands.h"
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include "process.h"
+#include "seqenc/strings.h"
+#include "seqenc/tools/analyze.h"
+#include "seqenc/tools/bench.h"
+#include "seqenc/tools/comparison_report.h"
+#include "seqenc/tools/export.h"
+#include "seqenc/tools/predict.h"
+#include "seqenc/train/compare.h"
+#include "seqenc/train/run.h"
+
+namespace seqenc::app {
+
+namespace {
+
+std::string timestamp() {
+  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", std::localtime(&now));
+  return buf;
+}
+
+std::string default_run_dir(const std::string& prefix, const std::string& config) {
+  return "runs/" + prefix + std::filesystem::path(config).stem().string() + "-" + timestamp();
+}
+
+CheckpointKind checkpoint_kind(const std::string& name) {
+  auto kind = parse_choice<CheckpointKind>(name);
+  if (!kind) throw ConfigError("--checkpoint: '" + name + "' is not one of best, last");
+  return *kind;
+}
+
+void print_prediction(const Prediction& p, const std::vector<std::string>& classes, bool json) {
+  if (!json) {
+    fmt::print("{}\n", join(p.labels, " "));
+    return;
+  }
+  nlohmann::json j;
+  if (p.distribution.empty()) {
+    j = {{"labels", p.labels}, {"probabilities", p.probabilities}};
+  } else {
+    nlohmann::json dist = nlohmann::json::object();
+    for (size_t c = 0; c < classes.size(); ++c) dist[classes[c]] = p.distribution[0][c];
+    j = {{"label", p.labels[0]}, {"probability", p.probabilities[0]}, {"probabilities", dist}};
+  }
+  fmt::print("{}\n", j.dump());
+}
+
+}  // namespace
+
+int train_command(const TrainArgs& args) {
+  if (args.resume && args.run_dir.empty()) throw ConfigError("--resume needs --run-dir");
+  auto config = load_config(args.config, args.overrides);
+  const auto dir = args.run_dir.empty() ? default_run_dir("", args.config) : args.run_dir;
+  use_threads(config.train.threads);
+  install_stop_handlers();
+  auto outcome = train(config, dir, args.resume, train_control());
+  if (outcome.finished()) fmt::print("run directory: {}\n", dir);
+  return exit_code(outcome.stop_reason);
+}
+
+int eval_command(const EvalArgs& args) {
+  use_threads(1);
+  auto run = load_run(args.run, checkpoint_kind(args.checkpoint));
+  auto r = evaluate_run(run, args.data);
+  if (args.json) {
+    fmt::print("{}\n", eval_result_json(r, run.task.group_name));
+    return 0;
+  }
+  fmt::print("{} ({} checkpoint, step {}): loss {:.4f}  accuracy {:.4f}  ({} examples, {} labels)\n",
+             args.data.empty() ? "test split" : args.data, args.checkpoint, run.state.step, r.loss, r.accuracy,
+             r.examples, r.labels);
+  for (const auto& [group, counts] : r.by_group) {
+    fmt::print("  {} {:>4}: accuracy {:.4f} ({} labels)\n", run.task.group_name, group, r.group_accuracy(group),
+               counts.second);
+  }
+  return 0;
+}
+
+int compare_command(const CompareArgs& args) {
+  if (args.resume && args.run_dir.empty()) throw ConfigError("--resume needs --run-dir");
+  auto config = load_config(args.config, args.overrides);
+  const auto dir = args.run_dir.empty() ? default_run_dir("compare-", args.config) : args.run_dir;
+  use_threads(config.train.threads);
+  install_stop_handlers();
+  auto result = compare(config, split_list(args.encoders), dir, train_control(), args.resume);
+  if (!result.finished()) {
+    const auto reason = result.runs.back().outcome.stop_reason;
+    if (reason == StopReason::interrupted) {
+      fmt::print(stderr, "seqenc: the comparison stopped; continue it with: seqenc compare --config {}/config.yaml "
+                         "--encoders {} --run-dir {} --resume\n", dir, args.encoders, dir);
+    }
+    return exit_code(reason);
+  }
+  const auto report = write_comparison_report(result, dir);
+  fmt::print("\n{}\nreport: {}\n", comparison_table(result, false), report);
+  return 0;
+}
+
+int export_command(const ExportArgs& args) {
+  export_run(args.run, args.out, checkpoint_kind(args.checkpoint));
+  fmt::print("wrote {}\n", args.out);
+  return 0;
+}
+
+int predict_command(const PredictArgs& args) {
+  use_threads(1);
+  std::vector<std::string> classes;
+  for (const auto& p : predict_file(args.model, args.input, &classes)) print_prediction(p, classes, args.json);
+  return 0;
+}
+
+int bench_command(const BenchArgs& args) {
+  auto config = load_config(args.config, args.overrides);
+  use_threads(config.train.threads);
+  reset_peak_memory();
+  auto r = run_bench(config);
+  if (args.json) {
+    fmt::print("{}\n", bench_json(r));
+    return 0;
+  }
+  fmt::print("{} ({} parameters), batch {} x n {}, vocab {}, {} thread(s) on {}: {:.0f} tokens/s, {:.2f} ms/step, "
+             "peak RSS {:.0f} MB\n",
+             r.encoder, r.parameters, r.batch_size, r.seq_len, r.vocab_size, r.threads, r.device, r.tokens_per_s,
+             r.ms_per_step, r.peak_rss_mb);
+  return 0;
+}
+
+int analyze_command(const AnalyzeArgs& args) {
+  auto config = load_config(args.config, args.overrides);
+  use_threads(config.train.threads);
+  install_stop_handlers();
+  fmt::print("report: {}\n", write_analysis(config, args.out, train_control()));
+  return 0;
+}
+
+int keys_command() {
+  for (const auto& k : config_keys()) {
+    fmt::print("{:<30} {:<14} {:<22} {}\n", k.key, k.default_value.empty() ? "\"\"" : k.default_value, k.type, k.help);
+  }
+  return 0;
+}
+
+}  // namespace seqenc::app

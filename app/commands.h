@@ -1,0 +1,50 @@
+// One function per subcommand, each with its own arguments; main.cpp parses
+// the command line into them and maps errors to exit codes.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace seqenc::app {
+
+struct TrainArgs {
+  std::string config, run_dir;
+  std::vector<std::string> overrides;
+  bool resume = false;
+};
+struct EvalArgs {
+  std::string run, data, checkpoint = "best";
+  bool json = false;
+};
+struct CompareArgs {
+  std::string config, run_dir, encoders = "transformer,cnn,rnn";
+  std::vector<std::string> overrides;
+  bool resume = false;
+};
+struct ExportArgs {
+  std::string run, out, checkpoint = "best";
+};
+struct PredictArgs {
+  std::string model, input;
+  bool json = false;
+};
+struct BenchArgs {
+  std::string config;
+  std::vector<std::string> overrides;
+  bool json = false;
+};
+struct AnalyzeArgs {
+  std::string config, out;
+  std::vector<std::string> overrides;
+};
+
+// Each returns the process's exit code; errors are thrown (seqenc::Error: the user's, exit 2).
+int train_command(const TrainArgs& args);
+int eval_command(const EvalArgs& args);
+int compare_command(const CompareArgs& args);
+int export_command(const ExportArgs& args);
+int predict_command(const PredictArgs& args);
+int bench_command(const BenchArgs& args);
+int analyze_command(const AnalyzeArgs& args);
+int keys_command();
+
+}  // namespace seqenc::app

@@ -1,0 +1,67 @@
+#include "process.h"
+
+#include <atomic>
+#include <csignal>
+#include <fstream>
+
+#include <torch/torch.h>
+
+namespace seqenc::app {
+
+namespace {
+std::atomic<int> g_stop_signal{0};
+
+void on_stop_signal(int signal) {
+  if (g_stop_signal.exchange(signal) != 0) {  // second signal: stop now
+    std::signal(signal, SIG_DFL);
+    std::raise(signal);
+  }
+}
+}  // namespace
+
+void install_stop_handlers() {
+  g_stop_signal = 0;
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+}
+
+std::string stop_requested() {
+  switch (g_stop_signal.load()) {
+    case 0: return "";
+    case SIGINT: return "Ctrl-C";
+    case SIGTERM: return "SIGTERM";
+    default: return "signal " + std::to_string(g_stop_signal.load());
+  }
+}
+
+void reset_peak_memory() {
+  std::ofstream clear("/proc/self/clear_refs");
+  if (clear) clear << "5";  // resets VmHWM to the current RSS (Linux >= 4.0)
+}
+
+void use_threads(int64_t threads) {
+  if (threads > 0) torch::set_num_threads(static_cast<int>(threads));
+}
+
+TrainControl train_control() {
+  TrainControl control;
+  control.stop_requested = stop_requested;
+  control.reset_peak_memory = reset_peak_memory;
+  return control;
+}
+
+int exit_code(StopReason reason) {
+  switch (reason) {
+    case StopReason::completed:
+    case StopReason::early_stopping:
+    case StopReason::stopped:
+      return 0;
+    case StopReason::non_finite_loss:
+      return 1;
+    case StopReason::interrupted:
+      return 128 + (g_stop_signal.load() != 0 ? g_stop_signal.load() : SIGINT);
+  }
+  return 1;
+}
+
+}  // namespace seqenc::app

@@ -1,0 +1,24 @@
+// Process state the library leaves to the program: signal handlers, thread
+// count, memory counters and exit codes.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "seqenc/train/trainer.h"
+
+namespace seqenc::app {
+
+// Ctrl-C / SIGTERM request a stop (the run checkpoints and returns); a second one ends the process at once.
+void install_stop_handlers();
+// "" while no stop was requested, else its cause: "Ctrl-C" or "SIGTERM".
+std::string stop_requested();
+// Resets the process's peak resident memory (VmHWM) to the current one, where Linux allows.
+void reset_peak_memory();
+// Intra-op CPU threads for LibTorch; 0 keeps LibTorch's default.
+void use_threads(int64_t threads);
+// The steering every training command passes to the library.
+TrainControl train_control();
+// 0 for a finished run, 1 for a non-finite loss, 128 + signal for an interrupted one.
+int exit_code(StopReason reason);
+
+}  // namespace seqenc::app

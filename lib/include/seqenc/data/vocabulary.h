@@ -1,0 +1,44 @@
+// Tokens <-> ids, the reserved ids every vocabulary shares, and the
+// one-entry-per-line files vocabularies and label sets are saved as.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace seqenc {
+
+// Reserved token ids shared by every vocabulary seqenc builds.
+inline constexpr int64_t kPadId = 0, kUnkId = 1, kBosId = 2, kEosId = 3, kClsId = 4;
+inline constexpr int64_t kNumSpecialTokens = 5;
+// Label value that the loss and the metrics ignore (positions without a label).
+inline constexpr int64_t kIgnoreLabel = -100;
+
+// Ids 0-4 are <pad> <unk> <bos> <eos> <cls> in every vocabulary.
+class Vocabulary {
+ public:
+  Vocabulary();
+  explicit Vocabulary(const std::vector<std::string>& tokens);  // the specials must come first
+  // Adds tokens with count >= min_freq, most frequent first (ties by first use), up to max_size in all.
+  static Vocabulary build(const std::vector<std::pair<std::string, int64_t>>& counts_in_first_use_order,
+                          int64_t min_freq, int64_t max_size);
+  int64_t add(const std::string& token);
+  int64_t id(std::string_view token) const;  // <unk> when absent
+  bool contains(std::string_view token) const;
+  const std::string& token(int64_t id) const;
+  int64_t size() const { return static_cast<int64_t>(tokens_.size()); }
+  const std::vector<std::string>& tokens() const { return tokens_; }
+  void save(const std::string& path) const;  // one token per line
+  static Vocabulary load(const std::string& path);
+
+ private:
+  std::vector<std::string> tokens_;
+  std::unordered_map<std::string, int64_t> ids_;
+};
+
+// Label and line files: one entry per line, UTF-8.
+void save_lines(const std::string& path, const std::vector<std::string>& lines);
+std::vector<std::string> load_lines(const std::string& path);
+
+}  // namespace seqenc

@@ -1,0 +1,115 @@
+// The contract every sequence encoder follows, and the registry that builds
+// encoders by name (as OpenNMT's encoders are chosen).
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/embedding.h>
+
+#include "seqenc/choices.h"
+#include "seqenc/error.h"
+
+namespace seqenc {
+
+class TorchScriptWriter;
+
+enum class PosEncoding { sinusoidal, learned, relative, none };
+enum class Activation { relu, gelu };
+enum class Cell { gru, lstm };
+SEQENC_CHOICES(PosEncoding, {PosEncoding::sinusoidal, "sinusoidal"}, {PosEncoding::learned, "learned"},
+               {PosEncoding::relative, "relative"}, {PosEncoding::none, "none"});
+SEQENC_CHOICES(Activation, {Activation::relu, "relu"}, {Activation::gelu, "gelu"});
+SEQENC_CHOICES(Cell, {Cell::gru, "gru"}, {Cell::lstm, "lstm"});
+
+// Everything needed to build any encoder; each encoder reads what it uses.
+// The fields are the config's model.* keys.
+struct EncoderOptions {
+  std::string name = "transformer";  // a registered encoder (see encoder_names())
+  int64_t vocab_size = 0;
+  int64_t num_hiddens = 64;
+  int64_t num_layers = 2;
+  double dropout = 0.1;
+  bool causal = false;  // output t depends on inputs <= t only (language modelling)
+  int64_t max_len = 1000;
+  // transformer
+  int64_t num_heads = 4;
+  int64_t ffn_num_hiddens = 128;
+  PosEncoding pos_encoding = PosEncoding::sinusoidal;
+  int64_t max_relative_position = 16;  // clipping distance for pos_encoding: relative
+  bool attention_bias = false;
+  bool pre_norm = false;
+  // cnn
+  int64_t kernel_size = 3;  // odd
+  bool dilated = false;     // dilation 1, 2, 4, ... per layer
+  Activation activation = Activation::relu;
+  // rnn
+  Cell cell = Cell::gru;
+  bool bidirectional = false;
+};
+
+// The section's comparison, for one encoder at sequence length n.
+struct EncoderCost {
+  double flops = 0;              // forward FLOPs per sequence: 2 x multiply-adds of products/convolutions
+  int64_t sequential_steps = 0;  // operations that must run one after another
+  int64_t reach_before = 0;      // how many earlier positions output t can depend on
+  int64_t reach_after = 0;       // how many later positions output t can depend on
+  int64_t max_path_length = 0;   // layer/step hops from position 0 to position n - 1
+  bool connects_all = false;     // output n - 1 depends on input 0 with this many layers
+};
+
+// (tokens or embeddings, valid_lens) -> states. Outputs at valid positions, and
+// anything pooled from them, never depend on padded positions; padded output
+// positions are zero.
+class EncoderImpl : public torch::nn::Module {
+ public:
+  // Throws ModelError listing every problem of options (see encoder_problems).
+  explicit EncoderImpl(EncoderOptions options);
+  ~EncoderImpl() override = default;
+
+  // tokens int64 (B, n), valid_lens int64 (B,) -> (B, n, num_hiddens).
+  torch::Tensor forward(const torch::Tensor& tokens, const torch::Tensor& valid_lens);
+  // Token ids -> input embeddings (B, n, num_hiddens), scaled by embedding_scale().
+  torch::Tensor embed(const torch::Tensor& tokens);
+  // Input embeddings -> states; the half of forward() that gradients are measured through.
+  virtual torch::Tensor encode(const torch::Tensor& embeddings, const torch::Tensor& valid_lens) = 0;
+  // What embed() multiplies token embeddings by (1 unless an encoder needs otherwise).
+  virtual double embedding_scale() const { return 1.0; }
+
+  // Writes encode() as TorchScript, its parameters under module path `path`: reads X (embedded, scaled) and the frame's
+  // variables (see TorchScriptWriter), leaves the states in X. The default
+  // throws ModelError: an encoder without it trains but cannot be exported.
+  virtual void emit_torchscript(TorchScriptWriter& out, const std::string& path) const;
+
+  virtual EncoderCost cost(int64_t n) const = 0;
+  int64_t num_parameters() const;
+  const EncoderOptions& options() const { return options_; }
+
+  torch::nn::Embedding embedding{nullptr};
+
+ protected:
+  EncoderOptions options_;
+};
+
+using EncoderFactory = std::function<std::shared_ptr<EncoderImpl>(const EncoderOptions&)>;
+// Problems of options that only this encoder knows, each "model.key: problem".
+using EncoderValidator = std::function<std::vector<std::string>(const EncoderOptions&)>;
+
+// Builds options.name; an unknown name throws ModelError listing the known ones.
+std::shared_ptr<EncoderImpl> make_encoder(const EncoderOptions& options);
+std::vector<std::string> encoder_names();
+// Adds an encoder to the registry (the built-in ones are registered already).
+void register_encoder(const std::string& name, EncoderFactory factory, EncoderValidator validator = {});
+
+// Every problem of options, each "model.key: problem": the shared checks, then
+// those registered for options.name. The one place encoder options are checked.
+std::vector<std::string> encoder_problems(const EncoderOptions& options);
+
+// (B, n) bool mask of valid positions.
+torch::Tensor valid_positions(const torch::Tensor& valid_lens, int64_t n);
+// Zeroes padded positions of (B, n, d) states.
+torch::Tensor zero_padding(const torch::Tensor& states, const torch::Tensor& valid_lens);
+
+}  // namespace seqenc

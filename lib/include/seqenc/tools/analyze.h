@@ -1,0 +1,17 @@
+// seqenc analyze: the section's comparison measured on running code, as a
+// Markdown report with plots.
+#pragma once
+#include <string>
+
+#include "seqenc/train/config.h"
+#include "seqenc/train/trainer.h"
+
+namespace seqenc {
+
+// Writes out_dir/report.md and its plots (cost, sequential operations, path
+// length, learning over distance, positional encoding, attention weights).
+// Refuses a directory that already holds a report. Returns the report's path.
+// control steers the comparison that sections 4 and 6 train.
+std::string write_analysis(const Config& config, const std::string& out_dir, const TrainControl& control = {});
+
+}  // namespace seqenc

@@ -1,0 +1,21 @@
+// Inference from an exported TorchScript file: what seqenc predict does, and
+// what a deployment in C++ does.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace seqenc {
+
+struct Prediction {
+  std::vector<std::string> labels;       // one (classify) or one per token (tag, lm: the next token)
+  std::vector<double> probabilities;     // the probability of each predicted label
+  std::vector<std::vector<double>> distribution;  // classify: every class's probability (one row)
+};
+
+// Reads FILE in the training format (labels optional) and predicts each
+// non-blank line with the exported model. Throws ExportError / DataError with
+// a clear message for a file that is not a seqenc export or bad input.
+std::vector<Prediction> predict_file(const std::string& model_path, const std::string& input_path,
+                                     std::vector<std::string>* class_names = nullptr);
+
+}  // namespace seqenc

@@ -1,0 +1,33 @@
+// Checkpoints hold everything needed to continue a run; they are written to a
+// temporary file and renamed, so a kill at any moment leaves the previous one.
+#pragma once
+#include <string>
+
+#include <torch/nn/module.h>
+#include <torch/optim/optimizer.h>
+
+#include "seqenc/error.h"
+
+namespace seqenc {
+
+// Where training stands, beside the model and optimizer state.
+struct TrainingState {
+  int64_t step = 0;
+  int64_t epoch = 0;
+  int64_t batch_in_epoch = 0;  // position in the epoch's batch order
+  double best_metric = -1;     // best validation accuracy so far
+  int64_t best_step = -1;
+  int64_t evals_without_improvement = 0;
+  double elapsed_s = 0;        // training time before this process
+  int64_t tokens_seen = 0;
+  double window_loss = 0;      // training loss summed since the last log line
+  int64_t window_steps = 0;
+};
+
+// optimizer may be null (a model-only checkpoint, as the best one is).
+void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
+                     const TrainingState& state);
+// Throws CheckpointError naming the file when it is missing, damaged or not a seqenc checkpoint.
+TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer);
+
+}  // namespace seqenc

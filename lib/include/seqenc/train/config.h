@@ -1,0 +1,94 @@
+// Run configuration, as Marian does it: built-in defaults < YAML file <
+// --set overrides; unknown keys, wrong types and invalid values are all
+// reported at once, with their key paths, before any work starts.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "seqenc/choices.h"
+#include "seqenc/data/dataset.h"
+#include "seqenc/error.h"
+#include "seqenc/nn/encoder.h"
+#include "seqenc/nn/heads.h"
+
+namespace seqenc {
+
+enum class OptimizerKind { adam, adamw, sgd };
+enum class Schedule { constant, warmup_inverse_sqrt, cosine };
+enum class DeviceKind { cpu, cuda, automatic };
+SEQENC_CHOICES(OptimizerKind, {OptimizerKind::adam, "adam"}, {OptimizerKind::adamw, "adamw"},
+               {OptimizerKind::sgd, "sgd"});
+SEQENC_CHOICES(Schedule, {Schedule::constant, "constant"}, {Schedule::warmup_inverse_sqrt, "warmup_inverse_sqrt"},
+               {Schedule::cosine, "cosine"});
+SEQENC_CHOICES(DeviceKind, {DeviceKind::cpu, "cpu"}, {DeviceKind::cuda, "cuda"}, {DeviceKind::automatic, "auto"});
+
+struct TrainOptions {
+  int64_t steps = 1000;  // set steps or epochs (the other 0)
+  int64_t epochs = 0;
+  int64_t batch_size = 32;
+  double lr = 1e-3;
+  OptimizerKind optimizer = OptimizerKind::adam;
+  double weight_decay = 0.0;
+  Schedule schedule = Schedule::constant;
+  int64_t warmup = 0;                 // steps of linear warm-up
+  double clip_norm = 1.0;             // 0: no clipping
+  double label_smoothing = 0.0;
+  uint64_t seed = 1;
+  int64_t threads = 0;          // 0: LibTorch's default
+  DeviceKind device = DeviceKind::cpu;
+  int64_t eval_every = 200;     // steps between validations (and checkpoints)
+  int64_t log_every = 50;       // steps between training log lines
+  int64_t early_stopping = 0;   // validations without improvement before stopping; 0: off
+  bool bucket = false;          // batch examples of similar length together
+};
+
+struct BenchOptions {
+  int64_t batch_size = 32;
+  int64_t seq_len = 128;
+  int64_t vocab_size = 1000;
+  int64_t steps = 10;   // timed steps per repeat
+  int64_t repeats = 5;  // the median over repeats is reported
+  int64_t warmup = 3;   // untimed steps first
+};
+
+struct AnalyzeOptions {
+  int64_t min_n = 16, max_n = 4096;   // cost and latency sweeps over n (doubling)
+  int64_t num_hiddens = 64;           // d of the n sweeps
+  int64_t fixed_n = 256;              // n of the d sweep
+  int64_t min_d = 16, max_d = 512;    // d sweep (doubling)
+  int64_t repeats = 3;                // timings are medians over repeats
+  int64_t max_path_n = 64;            // path-length measurements up to this n
+  bool train = true;                  // section 4 and 6 train the comparison (compare)
+};
+
+struct Config {
+  EncoderOptions model;
+  Pooling pooling = Pooling::mean;  // model.pooling, for classification heads
+  DataOptions data;
+  TrainOptions train;
+  BenchOptions bench;
+  AnalyzeOptions analyze;
+};
+
+// Defaults, then `path` (skipped when empty), then each "key.path=value".
+// Throws ConfigError listing every problem.
+Config load_config(const std::string& path, const std::vector<std::string>& overrides = {});
+// Applies "key.path=value" overrides to an existing configuration (and validates).
+void apply_overrides(Config& config, const std::vector<std::string>& overrides, const std::string& origin = "--set");
+// Problems with values and their combinations, each "key: problem".
+std::vector<std::string> validate(const Config& config);
+// Throws ConfigError if validate() finds anything.
+void check(const Config& config, const std::string& origin);
+
+std::string to_yaml(const Config& config);
+void save_config(const Config& config, const std::string& path);
+
+struct ConfigKey {
+  std::string key, type, default_value, help;
+};
+std::vector<ConfigKey> config_keys();
+
+// The encoder options a run uses: model.* plus what the data implies (vocab, max_len, causal).
+EncoderOptions encoder_options_for(const Config& config, int64_t vocab_size, bool causal, int64_t max_len);
+
+}  // namespace seqenc

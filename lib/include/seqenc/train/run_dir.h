@@ -1,0 +1,38 @@
+// A run directory: where one training run keeps its configuration, logs,
+// metrics and checkpoints. Shared by train and compare. Only the writer (rank
+// 0 of a data-parallel run, or the only process) changes anything in it.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace seqenc {
+
+class RunDir {
+ public:
+  explicit RunDir(std::filesystem::path path, bool writer = true);
+
+  const std::filesystem::path& path() const { return path_; }
+  std::string str() const { return path_.string(); }
+  std::filesystem::path file(const std::string& name) const { return path_ / name; }
+  std::filesystem::path last_checkpoint() const { return file("checkpoint_last.pt"); }
+  std::filesystem::path best_checkpoint() const { return file("checkpoint_best.pt"); }
+  bool writer() const { return writer_; }
+
+  // A run has started here: it has a last checkpoint.
+  bool holds_run() const;
+  // ConfigError unless a run can start (resume false) or continue (resume true) here.
+  void check_can_start(bool resume, const std::string& resume_hint) const;
+
+  void create() const;
+  // metrics.jsonl: one JSON object per line.
+  void append_metrics(const std::string& json_line) const;
+  // Drops lines past `step` (and a line cut short by a kill), so the file matches a resumed checkpoint.
+  void truncate_metrics(int64_t step) const;
+
+ private:
+  std::filesystem::path path_;
+  bool writer_;
+};
+
+}  // namespace seqenc

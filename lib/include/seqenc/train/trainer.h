@@ -1,0 +1,109 @@
+// Training: a Trainer owns the model, optimizer, training state and run
+// directory of one run (as fairseq's Trainer and Marian's TrainingState /
+// Scheduler split it), and train() is a short loop over it.
+#pragma once
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "seqenc/choices.h"
+#include "seqenc/data/batching.h"
+#include "seqenc/nn/heads.h"
+#include "seqenc/train/checkpoint.h"
+#include "seqenc/train/config.h"
+#include "seqenc/train/evaluate.h"
+
+namespace seqenc {
+
+enum class StopReason { completed, early_stopping, interrupted, non_finite_loss, stopped };
+SEQENC_CHOICES(StopReason, {StopReason::completed, "completed"}, {StopReason::early_stopping, "early_stopping"},
+               {StopReason::interrupted, "interrupted"}, {StopReason::non_finite_loss, "non_finite_loss"},
+               {StopReason::stopped, "stopped"});
+
+// How the caller steers a run. The library owns no process state: the program
+// answers stop_requested from its signal handler and resets memory counters.
+struct TrainControl {
+  int64_t stop_after_step = -1;  // stop (as if killed after a checkpoint) at this step; tests use it
+  bool quiet = false;            // no console output
+  // Polled after every step: a non-empty answer (the cause, e.g. "Ctrl-C") stops the run after a checkpoint.
+  std::function<std::string()> stop_requested;
+  // Called as a run starts, so that the peak memory it reports is its own.
+  std::function<void()> reset_peak_memory;
+};
+
+// This process's place in a run. Rank 0 alone writes the run directory
+// (config, metrics, checkpoints, results) and train.log; every rank logs to
+// its console with its rank when there is more than one.
+struct Rank {
+  int rank = 0;
+  int world_size = 1;
+  bool writes() const { return rank == 0; }
+};
+
+struct TrainOutcome {
+  StopReason stop_reason = StopReason::completed;
+  std::string run_dir;
+  TrainingState state;
+  double train_loss = 0;      // mean over the last logging window
+  EvalResult valid, test;     // of the best checkpoint (completed and early-stopped runs)
+  std::string group_name;     // what the task's groups measure ("distance"), empty if none
+  double wall_s = 0;          // training time, evaluation excluded
+  double tokens_per_s = 0;
+  double peak_rss_mb = 0;
+  int64_t parameters = 0;
+  int64_t seq_len = 0;        // n at which cost is given: the task's longest sequence
+  EncoderCost cost;
+  bool finished() const { return stop_reason == StopReason::completed || stop_reason == StopReason::early_stopping; }
+};
+
+class Trainer {
+ public:
+  // Checks config, the run directory and the data before writing anything;
+  // then writes config.yaml, vocab.txt and labels.txt, builds the model and
+  // optimizer, and (resume) restores checkpoint_last.pt.
+  Trainer(const Config& config, const std::string& run_dir, bool resume, TrainControl control = {}, Rank rank = {});
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  bool done() const;   // the step budget is spent
+  Batch next_batch();  // the batch at the current position of the seeded order
+  // Forward, backward and update; returns the loss. A non-finite loss changes nothing.
+  double train_step(const Batch& batch);
+  void log_step(double loss);  // progress, and the metrics line every train.log_every steps
+  bool validation_due() const;
+  EvalResult validate();  // writes the metrics line; saves the best (if improved) and last checkpoints
+  void save_last();
+  void save_best();
+  // Why the run must stop now (early stopping, a stop request, control.stop_after_step), if it must.
+  std::optional<StopReason> stop_check();
+  // Ends the run: a checkpoint for a stopped run, the final evaluation and result.json for a finished one.
+  TrainOutcome finish(StopReason reason);
+
+  SequenceModelImpl& model();
+  const TrainingState& state() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Trains into run_dir (created if needed): config.yaml, train.log,
+// metrics.jsonl, checkpoint_last.pt, checkpoint_best.pt, vocab.txt,
+// labels.txt and result.json. resume continues from checkpoint_last.pt.
+// Refuses (ConfigError) to start over a directory that already holds a run.
+TrainOutcome train(const Config& config, const std::string& run_dir, bool resume, const TrainControl& control = {});
+
+// A model for this configuration and task (vocabulary, classes, causality, max_len).
+SequenceModel build_model(const Config& config, const TaskData& task);
+
+// The learning rate at step (0-based) of a run of total_steps.
+double scheduled_lr(const TrainOptions& options, int64_t step, int64_t total_steps);
+
+torch::Device resolve_device(DeviceKind device);  // ConfigError if unavailable
+
+// Peak resident memory of this process in MB (VmHWM).
+double peak_rss_mb();
+
+}  // namespace seqenc

@@ -1,0 +1,84 @@
+#include "seqenc/data/vocabulary.h"
+
+#include <algorithm>
+#include <fstream>
+#include <numeric>
+#include <stdexcept>
+
+#include "seqenc/error.h"
+
+namespace seqenc {
+
+namespace {
+const std::vector<std::string> kSpecials = {"<pad>", "<unk>", "<bos>", "<eos>", "<cls>"};
+}
+
+Vocabulary::Vocabulary() {
+  for (const auto& s : kSpecials) add(s);
+}
+
+Vocabulary::Vocabulary(const std::vector<std::string>& tokens) {
+  for (size_t i = 0; i < kSpecials.size(); ++i) {
+    if (i >= tokens.size() || tokens[i] != kSpecials[i]) {
+      throw DataError("vocabulary does not start with the special tokens <pad> <unk> <bos> <eos> <cls>");
+    }
+  }
+  for (const auto& t : tokens) add(t);
+}
+
+Vocabulary Vocabulary::build(const std::vector<std::pair<std::string, int64_t>>& counts, int64_t min_freq,
+                             int64_t max_size) {
+  std::vector<size_t> order(counts.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return counts[a].second > counts[b].second; });
+  Vocabulary v;
+  for (size_t i : order) {
+    if (v.size() >= max_size || counts[i].second < min_freq) break;
+    v.add(counts[i].first);
+  }
+  return v;
+}
+
+int64_t Vocabulary::add(const std::string& token) {
+  auto it = ids_.find(token);
+  if (it != ids_.end()) return it->second;
+  const int64_t id = size();
+  tokens_.push_back(token);
+  ids_.emplace(token, id);
+  return id;
+}
+
+int64_t Vocabulary::id(std::string_view token) const {
+  auto it = ids_.find(std::string(token));
+  return it == ids_.end() ? kUnkId : it->second;
+}
+
+bool Vocabulary::contains(std::string_view token) const { return ids_.count(std::string(token)) > 0; }
+
+const std::string& Vocabulary::token(int64_t id) const {
+  if (id < 0 || id >= size()) throw std::out_of_range("token id " + std::to_string(id) + " outside the vocabulary");
+  return tokens_[static_cast<size_t>(id)];
+}
+
+void Vocabulary::save(const std::string& path) const { save_lines(path, tokens_); }
+
+Vocabulary Vocabulary::load(const std::string& path) { return Vocabulary(load_lines(path)); }
+
+void save_lines(const std::string& path, const std::vector<std::string>& lines) {
+  std::ofstream out(path, std::ios::binary);
+  if (!out) throw std::runtime_error("cannot write " + path);
+  for (const auto& l : lines) out << l << '\n';
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+std::vector<std::string> load_lines(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw DataError(path + ": cannot open file");
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(line);
+  return lines;
+}
+
+}  // namespace seqenc

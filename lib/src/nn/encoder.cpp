@@ -1,0 +1,111 @@
+#include "seqenc/nn/encoder.h"
+
+#include <map>
+#include <mutex>
+
+#include "seqenc/nn/cnn_encoder.h"
+#include "seqenc/nn/rnn_encoder.h"
+#include "seqenc/nn/transformer_encoder.h"
+#include "seqenc/strings.h"
+
+namespace seqenc {
+
+namespace {
+
+struct Registration {
+  EncoderFactory factory;
+  EncoderValidator validator;
+};
+
+template <typename Impl>
+Registration builtin() {
+  return {[](const EncoderOptions& o) { return std::make_shared<Impl>(o); }, &Impl::problems};
+}
+
+std::map<std::string, Registration>& registry() {
+  static std::map<std::string, Registration> entries = {
+      {"transformer", builtin<TransformerEncoderImpl>()},
+      {"cnn", builtin<CnnEncoderImpl>()},
+      {"rnn", builtin<RnnEncoderImpl>()},
+  };
+  return entries;
+}
+std::mutex registry_mutex;
+
+Registration find_registration(const std::string& name) {
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  auto it = registry().find(name);
+  return it == registry().end() ? Registration{} : it->second;
+}
+
+}  // namespace
+
+std::vector<std::string> encoder_names() {
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  std::vector<std::string> names;
+  for (const auto& [name, entry] : registry()) names.push_back(name);
+  return names;
+}
+
+void register_encoder(const std::string& name, EncoderFactory factory, EncoderValidator validator) {
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  registry()[name] = {std::move(factory), std::move(validator)};
+}
+
+std::vector<std::string> encoder_problems(const EncoderOptions& o) {
+  std::vector<std::string> p;
+  if (o.num_hiddens <= 0) p.push_back("model.num_hiddens: must be > 0");
+  if (o.num_layers <= 0) p.push_back("model.num_layers: must be > 0");
+  if (!(o.dropout >= 0 && o.dropout < 1)) p.push_back("model.dropout: must be in [0, 1)");
+  if (auto validator = find_registration(o.name).validator) {
+    for (auto& problem : validator(o)) p.push_back(std::move(problem));
+  }
+  return p;
+}
+
+std::shared_ptr<EncoderImpl> make_encoder(const EncoderOptions& options) {
+  auto factory = find_registration(options.name).factory;
+  if (!factory) {
+    throw ModelError("unknown encoder '" + options.name + "' (known: " + join(encoder_names(), ", ") + ")");
+  }
+  return factory(options);
+}
+
+EncoderImpl::EncoderImpl(EncoderOptions options) : options_(std::move(options)) {
+  auto problems = encoder_problems(options_);
+  if (options_.vocab_size <= 0) problems.insert(problems.begin(), "vocab_size: must be > 0");
+  if (!problems.empty()) throw ModelError(options_.name + " encoder: " + join(problems, "; "));
+  embedding = register_module("embedding", torch::nn::Embedding(options_.vocab_size, options_.num_hiddens));
+}
+
+torch::Tensor EncoderImpl::forward(const torch::Tensor& tokens, const torch::Tensor& valid_lens) {
+  return encode(embed(tokens), valid_lens);
+}
+
+torch::Tensor EncoderImpl::embed(const torch::Tensor& tokens) {
+  const double scale = embedding_scale();
+  return scale == 1.0 ? embedding(tokens) : embedding(tokens) * scale;
+}
+
+void EncoderImpl::emit_torchscript(TorchScriptWriter&, const std::string&) const {
+  throw ModelError("export: encoder '" + options_.name + "' has no TorchScript form (it does not override "
+                   "EncoderImpl::emit_torchscript)");
+}
+
+int64_t EncoderImpl::num_parameters() const {
+  int64_t total = 0;
+  for (const auto& p : parameters()) total += p.numel();
+  return total;
+}
+
+torch::Tensor valid_positions(const torch::Tensor& valid_lens, int64_t n) {
+  auto positions = torch::arange(n, torch::dtype(torch::kLong).device(valid_lens.device()));
+  return positions.unsqueeze(0) < valid_lens.to(torch::kLong).unsqueeze(1);
+}
+
+torch::Tensor zero_padding(const torch::Tensor& states, const torch::Tensor& valid_lens) {
+  auto mask = valid_positions(valid_lens.to(states.device()), states.size(1)).unsqueeze(-1);
+  return states * mask.to(states.dtype());
+}
+
+}  // namespace seqenc

@@ -1,0 +1,143 @@
+#include "seqenc/nn/transformer_encoder.h"
+
+#include <cmath>
+
+namespace seqenc {
+
+PositionWiseFFNImpl::PositionWiseFFNImpl(int64_t num_hiddens, int64_t ffn_num_hiddens)
+    : dense1(register_module("dense1", torch::nn::Linear(num_hiddens, ffn_num_hiddens))),
+      dense2(register_module("dense2", torch::nn::Linear(ffn_num_hiddens, num_hiddens))) {}
+
+torch::Tensor PositionWiseFFNImpl::forward(const torch::Tensor& X) { return dense2(torch::relu(dense1(X))); }
+
+std::string PositionWiseFFNImpl::torchscript(const std::string& x, const std::string& path) const {
+  const auto hidden = "torch.relu(" + TorchScriptWriter::linear(x, *dense1, path + ".dense1") + ")";
+  return TorchScriptWriter::linear(hidden, *dense2, path + ".dense2");
+}
+
+AddNormImpl::AddNormImpl(int64_t num_hiddens, double dropout)
+    : ln(register_module("ln", torch::nn::LayerNorm(torch::nn::LayerNormOptions({num_hiddens})))),
+      dropout_(register_module("dropout", Dropout(dropout))) {}
+
+torch::Tensor AddNormImpl::forward(const torch::Tensor& X, const torch::Tensor& Y) {
+  return ln(X + dropout_(Y));
+}
+
+TransformerEncoderBlockImpl::TransformerEncoderBlockImpl(const EncoderOptions& o) : pre_norm_(o.pre_norm) {
+  const int64_t max_rel = o.pos_encoding == PosEncoding::relative ? o.max_relative_position : 0;
+  attention = register_module(
+      "attention", MultiHeadAttention(o.num_hiddens, o.num_heads, o.dropout, o.attention_bias, max_rel));
+  addnorm1 = register_module("addnorm1", AddNorm(o.num_hiddens, o.dropout));
+  ffn = register_module("ffn", PositionWiseFFN(o.num_hiddens, o.ffn_num_hiddens));
+  addnorm2 = register_module("addnorm2", AddNorm(o.num_hiddens, o.dropout));
+  dropout_ = register_module("dropout", Dropout(o.dropout));
+}
+
+torch::Tensor TransformerEncoderBlockImpl::forward(const torch::Tensor& X, const torch::Tensor& valid_lens) {
+  if (!pre_norm_) {
+    auto Y = addnorm1(X, attention(X, X, X, valid_lens));
+    return addnorm2(Y, ffn(Y));
+  }
+  auto h = addnorm1->ln(X);
+  auto Y = X + dropout_(attention(h, h, h, valid_lens));
+  return Y + dropout_(ffn(addnorm2->ln(Y)));
+}
+
+void TransformerEncoderBlockImpl::emit_torchscript(TorchScriptWriter& w, const std::string& path) const {
+  const auto ln1 = path + ".addnorm1.ln", ln2 = path + ".addnorm2.ln";
+  if (!pre_norm_) {
+    attention->emit_torchscript(w, path + ".attention", "X", "lens", "Y");
+    w.line("Y = " + TorchScriptWriter::layer_norm("X + Y", *addnorm1->ln, ln1));
+    w.line("F = " + ffn->torchscript("Y", path + ".ffn"));
+    w.line("X = " + TorchScriptWriter::layer_norm("Y + F", *addnorm2->ln, ln2));
+    return;
+  }
+  w.line("H = " + TorchScriptWriter::layer_norm("X", *addnorm1->ln, ln1));
+  attention->emit_torchscript(w, path + ".attention", "H", "lens", "A");
+  w.line("Y = X + A");
+  w.line("H = " + TorchScriptWriter::layer_norm("Y", *addnorm2->ln, ln2));
+  w.line("X = Y + " + ffn->torchscript("H", path + ".ffn"));
+}
+
+std::vector<std::string> TransformerEncoderImpl::problems(const EncoderOptions& o) {
+  std::vector<std::string> p;
+  if (auto problem = head_split_problem(o.num_hiddens, o.num_heads); !problem.empty()) p.push_back(problem);
+  if (o.ffn_num_hiddens <= 0) p.push_back("model.ffn_num_hiddens: must be > 0");
+  if (o.pos_encoding == PosEncoding::relative && o.max_relative_position <= 0) {
+    p.push_back("model.max_relative_position: must be > 0 for relative positions");
+  }
+  return p;
+}
+
+TransformerEncoderImpl::TransformerEncoderImpl(const EncoderOptions& o) : EncoderImpl(o) {
+  if (o.pos_encoding == PosEncoding::sinusoidal) {
+    pos_encoding_ = torch::nn::AnyModule(
+        register_module("pos_encoding", PositionalEncoding(o.num_hiddens, o.dropout, o.max_len)));
+  } else if (o.pos_encoding == PosEncoding::learned) {
+    pos_encoding_ = torch::nn::AnyModule(
+        register_module("pos_encoding", LearnedPositionalEncoding(o.num_hiddens, o.dropout, o.max_len)));
+  }
+  dropout_ = register_module("dropout", Dropout(o.dropout));
+  for (int64_t i = 0; i < o.num_layers; ++i) {
+    blocks.push_back(register_module("block" + std::to_string(i), TransformerEncoderBlock(o)));
+  }
+  if (o.pre_norm) {
+    final_norm_ = register_module("final_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.num_hiddens})));
+  }
+}
+
+// P lies in [-1, 1]; scaling keeps embeddings from being drowned by it.
+double TransformerEncoderImpl::embedding_scale() const { return std::sqrt(static_cast<double>(options_.num_hiddens)); }
+
+torch::Tensor TransformerEncoderImpl::encode(const torch::Tensor& embeddings, const torch::Tensor& valid_lens) {
+  const int64_t n = embeddings.size(1);
+  check_sequence_length(n, options_.max_len);
+  auto X = pos_encoding_.is_empty() ? dropout_(embeddings) : pos_encoding_.forward(embeddings);
+  auto lens = options_.causal ? causal_valid_lens(valid_lens.to(X.device()), n) : valid_lens.to(X.device());
+  for (auto& block : blocks) X = block(X, lens);
+  if (options_.pre_norm) X = final_norm_(X);
+  return zero_padding(X, valid_lens);
+}
+
+EncoderCost TransformerEncoderImpl::cost(int64_t n) const {
+  const double d = static_cast<double>(options_.num_hiddens), f = static_cast<double>(options_.ffn_num_hiddens);
+  const double nn = static_cast<double>(n);
+  double per_layer = 4 * 2 * nn * d * d     // W_q, W_k, W_v, W_o
+                     + 2 * 2 * nn * nn * d  // Q K^T and weights x V
+                     + 2 * 2 * nn * d * f;  // position-wise FFN
+  if (options_.pos_encoding == PosEncoding::relative) per_layer += 2 * 2 * nn * nn * d;  // q . a^K and w . a^V
+  EncoderCost c;
+  c.flops = per_layer * static_cast<double>(options_.num_layers);
+  c.sequential_steps = options_.num_layers;
+  c.reach_before = n - 1;
+  c.reach_after = options_.causal ? 0 : n - 1;
+  c.max_path_length = n > 1 ? 1 : 0;
+  c.connects_all = true;
+  return c;
+}
+
+void TransformerEncoderImpl::emit_torchscript(TorchScriptWriter& w, const std::string& path) const {
+  const auto& o = options_;
+  if (o.pos_encoding == PosEncoding::sinusoidal) {
+    w.line("X = X + " + TorchScriptWriter::attr(path + ".pos_encoding", "P") + "[:, :n, :].to(X.dtype)");
+  } else if (o.pos_encoding == PosEncoding::learned) {
+    w.line("X = X + torch.embedding(" + TorchScriptWriter::attr(path + ".pos_encoding.table", "weight") +
+           ", positions).unsqueeze(0)");
+  }
+  if (o.causal) {
+    w.line("lens = torch.minimum(torch.arange(1, n + 1, device=tokens.device).unsqueeze(0), valid_lens.unsqueeze(1))");
+  } else {
+    w.line("lens = valid_lens");
+  }
+  for (size_t i = 0; i < blocks.size(); ++i) blocks[i]->emit_torchscript(w, path + ".block" + std::to_string(i));
+  if (o.pre_norm) w.line("X = " + TorchScriptWriter::layer_norm("X", *final_norm_, path + ".final_norm"));
+  w.line("X = X * valid.unsqueeze(-1).to(X.dtype)");
+}
+
+std::vector<torch::Tensor> TransformerEncoderImpl::attention_weights() const {
+  std::vector<torch::Tensor> weights;
+  for (const auto& block : blocks) weights.push_back(block->attention->attention_weights());
+  return weights;
+}
+
+}  // namespace seqenc

@@ -1,0 +1,83 @@
+#include "seqenc/tools/export.h"
+
+#include <cmath>
+#include <filesystem>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include "seqenc/nn/cnn_encoder.h"
+#include "seqenc/nn/rnn_encoder.h"
+#include "seqenc/train/trainer.h"
+#include "seqenc/nn/transformer_encoder.h"
+
+namespace seqenc {
+
+namespace {
+// Parameter and buffer names as TorchScript attributes: dots become underscores
+// (what TorchScriptWriter::attr refers to).
+std::string flat(const std::string& name) {
+  std::string out = name;
+  std::replace(out.begin(), out.end(), '.', '_');
+  return out;
+}
+}  // namespace
+
+torch::jit::Module script_model(SequenceModelImpl& model, const ExportMetadata& meta) {
+  torch::NoGradGuard no_grad;
+  model.eval();
+  torch::jit::Module module("SeqencModel");
+  for (const auto& p : model.named_parameters()) {
+    module.register_parameter(flat(p.key()), p.value().detach().clone(), /*is_buffer=*/false);
+  }
+  for (const auto& b : model.named_buffers()) {
+    module.register_buffer(flat(b.key()), b.value().detach().clone());
+  }
+  auto strings = c10::ListType::create(c10::StringType::get());
+  c10::List<std::string> vocab(meta.vocab), labels(meta.labels);
+  module.register_attribute("vocab", strings, vocab);
+  module.register_attribute("labels", strings, labels);
+  module.register_attribute("task", c10::StringType::get(), meta.task);
+  module.register_attribute("head", c10::StringType::get(), meta.head);
+  module.register_attribute("tokenizer", c10::StringType::get(), meta.tokenizer);
+  module.register_attribute("max_len", c10::IntType::get(), meta.max_len);
+  module.register_attribute("config", c10::StringType::get(), meta.config_yaml);
+  module.define(model.torchscript_source());
+  module.eval();
+  return module;
+}
+
+void save_scripted(torch::jit::Module& module, const ExportMetadata& meta, const std::string& path) {
+  nlohmann::json info = {{"format", "seqenc-export-1"}, {"task", meta.task},          {"head", meta.head},
+                         {"tokenizer", meta.tokenizer},  {"max_len", meta.max_len}, {"vocab", meta.vocab},
+                         {"labels", meta.labels}};
+  std::string vocab, labels;
+  for (const auto& v : meta.vocab) vocab += v + "\n";
+  for (const auto& l : meta.labels) labels += l + "\n";
+  torch::jit::ExtraFilesMap extra = {
+      {"seqenc.json", info.dump()}, {"config.yaml", meta.config_yaml}, {"vocab.txt", vocab}, {"labels.txt", labels}};
+  const std::string tmp = path + ".tmp";
+  module.save(tmp, extra);
+  std::filesystem::rename(tmp, path);
+}
+
+void export_run(const std::string& run_dir, const std::string& out_path, CheckpointKind checkpoint) {
+  auto run = load_run(run_dir, checkpoint);
+  ExportMetadata meta;
+  meta.task = run.config.data.task;
+  meta.head = name_of(run.task.head);
+  meta.tokenizer = name_of(run.config.data.tokenizer);
+  meta.max_len = run.model->max_input_len();
+  meta.vocab = run.task.vocab.tokens();
+  meta.labels = run.task.label_names;
+  meta.config_yaml = to_yaml(run.config);
+  auto module = script_model(*run.model, meta);
+  const auto parent = std::filesystem::path(out_path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent);
+  save_scripted(module, meta, out_path);
+}
+
+}  // namespace seqenc

@@ -1,0 +1,59 @@
+#include "seqenc/train/compare.h"
+
+#include <algorithm>
+
+#include "seqenc/strings.h"
+#include "seqenc/train/run_dir.h"
+
+namespace seqenc {
+
+bool Comparison::finished() const {
+  return !runs.empty() && std::all_of(runs.begin(), runs.end(), [](const auto& r) { return r.outcome.finished(); });
+}
+
+namespace {
+// One configuration per encoder, all checked before anything trains.
+std::vector<Config> variants_of(const Config& config, const std::vector<std::string>& encoders,
+                                const RunDir& dir, bool resume) {
+  if (encoders.empty()) throw ConfigError("--encoders: give at least one encoder");
+  const auto known = encoder_names();
+  std::vector<Config> variants;
+  std::vector<std::string> problems;
+  for (const auto& name : encoders) {
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      throw ConfigError("--encoders: unknown encoder '" + name + "' (known: " + join(known, ", ") + ")");
+    }
+    Config c = config;
+    c.model.name = name;
+    for (const auto& p : validate(c)) problems.push_back(name + ": " + p);
+    const RunDir sub(dir.path() / name);
+    if (!resume && sub.holds_run()) {
+      problems.push_back(sub.str() + " already holds a run; pass --resume to continue the comparison, or choose "
+                                     "another --run-dir");
+    }
+    variants.push_back(c);
+  }
+  if (!problems.empty()) throw ConfigError(join(problems, "; "));
+  return variants;
+}
+}  // namespace
+
+Comparison compare(const Config& config, const std::vector<std::string>& encoders, const std::string& run_dir,
+                   const TrainControl& control, bool resume) {
+  const RunDir dir(run_dir);
+  const auto variants = variants_of(config, encoders, dir, resume);
+  Comparison result;
+  result.task = config.data.task;
+  dir.create();
+  save_config(config, dir.file("config.yaml").string());  // what --resume continues from
+  for (size_t i = 0; i < encoders.size(); ++i) {
+    const RunDir sub(dir.path() / encoders[i]);
+    auto outcome = train(variants[i], sub.str(), resume && sub.holds_run(), control);
+    result.runs.push_back({encoders[i], outcome});
+    if (!outcome.finished()) return result;
+  }
+  result.group_name = result.runs.front().outcome.group_name;
+  return result;
+}
+
+}  // namespace seqenc

@@ -1,0 +1,60 @@
+#include "seqenc/train/run.h"
+
+#include <filesystem>
+
+#include "seqenc/data/text_files.h"
+#include "seqenc/train/run_dir.h"
+#include "seqenc/train/trainer.h"
+
+namespace seqenc {
+
+namespace {
+// A file task's vocabulary and labels as the run saved them, and its test split.
+TaskData saved_file_task(const RunDir& dir, const DataOptions& d) {
+  for (const char* f : {"vocab.txt", "labels.txt"}) {
+    if (!std::filesystem::exists(dir.file(f))) throw ConfigError(dir.str() + ": missing " + f);
+  }
+  TaskData task;
+  task.task = d.task;
+  task.head = head_for_format(d.task);
+  task.causal = task.head == HeadKind::lm;
+  task.vocab = Vocabulary::load(dir.file("vocab.txt").string());
+  task.label_names = load_lines(dir.file("labels.txt").string());
+  const bool single_file = d.valid.empty() && d.test.empty();
+  task.test = single_file ? read_file(d.train, d, task.vocab, task.label_names, true, 2)
+                          : read_file(d.test, d, task.vocab, task.label_names, true);
+  return task;
+}
+}  // namespace
+
+LoadedRun load_run(const std::string& run_dir, CheckpointKind checkpoint) {
+  const RunDir dir(run_dir, /*writer=*/false);
+  if (!std::filesystem::is_directory(dir.path())) throw ConfigError(run_dir + ": no such run directory");
+  if (!std::filesystem::exists(dir.file("config.yaml"))) {
+    throw ConfigError(run_dir + ": no config.yaml; is this a seqenc run directory?");
+  }
+  LoadedRun run;
+  run.config = load_config(dir.file("config.yaml").string());
+  const auto& d = run.config.data;
+  run.task = is_synthetic_task(d.task) ? load_task(d) /* regenerated exactly from the seed */
+                                       : saved_file_task(dir, d);
+  const auto name = "checkpoint_" + name_of(checkpoint) + ".pt";
+  if (!std::filesystem::exists(dir.file(name))) throw CheckpointError(run_dir + ": no " + name + "; train the run first");
+  run.model = build_model(run.config, run.task);
+  run.state = load_checkpoint(dir.file(name).string(), *run.model, nullptr);
+  run.model->eval();
+  return run;
+}
+
+EvalResult evaluate_run(LoadedRun& run, const std::string& data_file) {
+  const auto device = resolve_device(run.config.train.device);
+  run.model->to(device);
+  if (data_file.empty()) return evaluate(*run.model, run.task.test, run.config.train.batch_size, device);
+  if (is_synthetic_task(run.config.data.task)) {
+    throw ConfigError("--data: task " + run.config.data.task + " is synthetic; it has no data files");
+  }
+  auto data = read_file(data_file, run.config.data, run.task.vocab, run.task.label_names, true);
+  return evaluate(*run.model, data, run.config.train.batch_size, device);
+}
+
+}  // namespace seqenc

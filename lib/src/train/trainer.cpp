@@ -1,0 +1,403 @@
+#include "seqenc/train/trainer.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "json.h"
+#include "seqenc/train/run_dir.h"
+
+namespace seqenc {
+
+namespace {
+
+using json = nlohmann::json;
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+std::string format_duration(double s) {
+  if (!std::isfinite(s) || s < 0) return "?";
+  const auto total = static_cast<int64_t>(s + 0.5);
+  if (total >= 3600) return fmt::format("{}h{:02}m", total / 3600, (total / 60) % 60);
+  if (total >= 60) return fmt::format("{}m{:02}s", total / 60, total % 60);
+  return fmt::format("{}s", total);
+}
+
+// A live one-line progress bar on a terminal; nothing otherwise.
+class Progress {
+ public:
+  explicit Progress(bool enabled) : enabled_(enabled && isatty(STDERR_FILENO)) {}
+  void update(int64_t step, int64_t total, double loss, double tokens_per_s, double eta_s) {
+    if (!enabled_) return;
+    const double t = now_s();
+    if (t - last_ < 0.1 && step < total) return;
+    last_ = t;
+    const int width = 30;
+    const int filled = total > 0 ? static_cast<int>(width * step / total) : 0;
+    fmt::print(stderr, "\r\033[K[{}{}] step {}/{}  loss {:.4f}  {:.0f} tok/s  ETA {}",
+               std::string(static_cast<size_t>(filled), '#'), std::string(static_cast<size_t>(width - filled), '.'),
+               step, total, loss, tokens_per_s, format_duration(eta_s));
+    std::fflush(stderr);
+    shown_ = true;
+  }
+  void clear() {
+    if (shown_) fmt::print(stderr, "\r\033[K");
+    shown_ = false;
+  }
+  bool enabled() const { return enabled_; }
+
+ private:
+  bool enabled_, shown_ = false;
+  double last_ = 0;
+};
+
+// The console (unless quiet) and, for the writing rank, train.log.
+std::shared_ptr<spdlog::logger> make_logger(const RunDir& dir, bool quiet, const Rank& rank) {
+  std::vector<spdlog::sink_ptr> sinks;
+  if (!quiet) sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  if (rank.writes()) sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(dir.file("train.log").string()));
+  auto logger = std::make_shared<spdlog::logger>("seqenc", sinks.begin(), sinks.end());
+  logger->set_pattern(rank.world_size > 1 ? fmt::format("[%Y-%m-%d %H:%M:%S] [rank {}] %v", rank.rank)
+                                          : std::string("[%Y-%m-%d %H:%M:%S] %v"));
+  logger->flush_on(spdlog::level::info);
+  return logger;
+}
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& t, const std::vector<torch::Tensor>& params) {
+  switch (t.optimizer) {
+    case OptimizerKind::adamw:
+      return std::make_unique<torch::optim::AdamW>(params,
+                                                   torch::optim::AdamWOptions(t.lr).weight_decay(t.weight_decay));
+    case OptimizerKind::sgd:
+      return std::make_unique<torch::optim::SGD>(
+          params, torch::optim::SGDOptions(t.lr).momentum(0.9).weight_decay(t.weight_decay));
+    case OptimizerKind::adam:
+      break;
+  }
+  return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(t.lr).weight_decay(t.weight_decay));
+}
+
+TaskData load_checked_task(const Config& config) {
+  check(config, "configuration");
+  return load_task(config.data);
+}
+
+}  // namespace
+
+struct Trainer::Impl {
+  Impl(const Config& c, const std::string& run_dir, bool resume, TrainControl ctl, Rank r)
+      : config(c), t(c.train), dir(run_dir, r.writes()), control(std::move(ctl)), rank(r),
+        device(resolve_device(t.device)), task((dir.check_can_start(resume, "continue it"), load_checked_task(c))),
+        batcher(task.train, t.batch_size, true, t.seed, t.bucket),
+        total_steps(t.steps > 0 ? t.steps : t.epochs * batcher.num_batches()),
+        progress(!control.quiet && rank.writes()) {}
+
+  // Time spent training, checkpoints' earlier sessions included and validation excluded.
+  double train_elapsed() const { return state.elapsed_s + (now_s() - session_start - eval_time); }
+  // The state as a checkpoint records it.
+  TrainingState snapshot() const {
+    TrainingState s = state;
+    s.elapsed_s = train_elapsed();
+    return s;
+  }
+  void say(const std::string& line) {
+    progress.clear();
+    log->info(line);
+  }
+
+  const Config config;
+  const TrainOptions& t;
+  RunDir dir;
+  TrainControl control;
+  Rank rank;
+  torch::Device device;
+  TaskData task;
+  Batcher batcher;
+  int64_t total_steps;
+  Progress progress;
+  std::shared_ptr<spdlog::logger> log;
+  SequenceModel model{nullptr};
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+  TrainingState state;
+  std::vector<std::vector<int64_t>> order;
+  int64_t order_epoch = -1;
+  int64_t last_saved_step = -1;
+  double session_start = 0, eval_time = 0, lr = 0, train_loss = 0, last_loss = 0;
+  int64_t tokens_at_start = 0, step_at_start = 0;
+  std::string stop_cause;
+};
+
+Trainer::Trainer(const Config& config, const std::string& run_dir, bool resume, TrainControl control, Rank rank)
+    : impl_(std::make_unique<Impl>(config, run_dir, resume, std::move(control), rank)) {
+  auto& m = *impl_;
+  m.dir.create();
+  m.log = make_logger(m.dir, m.control.quiet, m.rank);
+  for (const auto& warning : m.task.warnings()) m.log->warn(warning);
+  if (m.rank.writes()) {
+    save_config(config, m.dir.file("config.yaml").string());
+    m.task.vocab.save(m.dir.file("vocab.txt").string());
+    save_lines(m.dir.file("labels.txt").string(), m.task.label_names);
+  }
+  torch::manual_seed(m.t.seed);
+  m.model = build_model(config, m.task);
+  m.model->to(m.device);
+  m.optimizer = make_optimizer(m.t, m.model->parameters());
+  if (resume) {
+    m.state = load_checkpoint(m.dir.last_checkpoint().string(), *m.model, m.optimizer.get());
+    m.dir.truncate_metrics(m.state.step);
+    m.last_saved_step = m.state.step;
+    m.log->info("resumed {} at step {} (epoch {}, batch {})", run_dir, m.state.step, m.state.epoch,
+                m.state.batch_in_epoch);
+  }
+  m.log->info("{}: {} encoder, {} parameters, {} head over {} classes, {} training examples, {} steps on {}", run_dir,
+              config.model.name, m.model->encoder->num_parameters(), name_of(m.task.head), m.task.num_classes(),
+              m.task.train.size(), m.total_steps, m.device.str());
+  if (m.control.reset_peak_memory) m.control.reset_peak_memory();
+  m.session_start = now_s();
+  m.tokens_at_start = m.state.tokens_seen;
+  m.step_at_start = m.state.step;
+  m.model->train();
+}
+
+Trainer::~Trainer() = default;
+
+SequenceModelImpl& Trainer::model() { return *impl_->model; }
+const TrainingState& Trainer::state() const { return impl_->state; }
+bool Trainer::done() const { return impl_->state.step >= impl_->total_steps; }
+
+Batch Trainer::next_batch() {
+  auto& m = *impl_;
+  if (m.order_epoch != m.state.epoch) {
+    m.order = m.batcher.epoch(m.state.epoch);
+    m.order_epoch = m.state.epoch;
+  }
+  return m.batcher.collate(m.order[static_cast<size_t>(m.state.batch_in_epoch)]);
+}
+
+double Trainer::train_step(const Batch& batch) {
+  auto& m = *impl_;
+  m.lr = scheduled_lr(m.t, m.state.step, m.total_steps);
+  for (auto& group : m.optimizer->param_groups()) group.options().set_lr(m.lr);
+  auto labelled =
+      m.model->labelled_logits(batch.tokens.to(m.device), batch.valid_lens.to(m.device), batch.labels.to(m.device));
+  auto loss = task_loss(labelled.logits, labelled.labels, m.t.label_smoothing);
+  m.last_loss = loss.item<double>();
+  if (!std::isfinite(m.last_loss)) return m.last_loss;
+  m.optimizer->zero_grad();
+  loss.backward();
+  if (m.t.clip_norm > 0) torch::nn::utils::clip_grad_norm_(m.model->parameters(), m.t.clip_norm);
+  m.optimizer->step();
+  ++m.state.step;
+  m.state.tokens_seen += batch.num_tokens;
+  if (++m.state.batch_in_epoch >= m.batcher.num_batches()) {
+    m.state.batch_in_epoch = 0;
+    ++m.state.epoch;
+  }
+  return m.last_loss;
+}
+
+void Trainer::log_step(double loss) {
+  auto& m = *impl_;
+  auto& s = m.state;
+  s.window_loss += loss;
+  ++s.window_steps;
+  const double elapsed = m.train_elapsed();
+  const double session_s = std::max(1e-9, elapsed - s.elapsed_s);
+  const double tokens_per_s = static_cast<double>(s.tokens_seen - m.tokens_at_start) / session_s;
+  const double eta = session_s / static_cast<double>(s.step - m.step_at_start) * static_cast<double>(m.total_steps - s.step);
+  m.progress.update(s.step, m.total_steps, loss, tokens_per_s, eta);
+  if (s.step % m.t.log_every != 0 && !done()) return;
+  m.train_loss = s.window_loss / static_cast<double>(s.window_steps);
+  m.dir.append_metrics(json{{"step", s.step}, {"epoch", s.epoch}, {"split", "train"}, {"loss", m.train_loss},
+                            {"lr", m.lr}, {"tokens_per_s", tokens_per_s}, {"elapsed_s", elapsed}}
+                           .dump());
+  if (!m.progress.enabled()) {
+    m.say(fmt::format("step {}/{} loss {:.4f} lr {:.2e} {:.0f} tok/s", s.step, m.total_steps, m.train_loss, m.lr,
+                      tokens_per_s));
+  }
+  s.window_loss = 0;
+  s.window_steps = 0;
+}
+
+bool Trainer::validation_due() const { return impl_->state.step % impl_->t.eval_every == 0 || done(); }
+
+EvalResult Trainer::validate() {
+  auto& m = *impl_;
+  auto& s = m.state;
+  const double start = now_s(), elapsed = m.train_elapsed();
+  auto r = evaluate(*m.model, m.task.valid, m.t.batch_size, m.device);
+  m.model->train();
+  m.eval_time += now_s() - start;
+  json line = {{"step", s.step}, {"epoch", s.epoch}, {"split", "valid"}, {"elapsed_s", elapsed}};
+  line.update(eval_json(r, m.task.group_name));
+  m.dir.append_metrics(line.dump());
+  const bool improved = r.accuracy > s.best_metric;
+  if (improved) {
+    s.best_metric = r.accuracy;
+    s.best_step = s.step;
+    s.evals_without_improvement = 0;
+  } else {
+    ++s.evals_without_improvement;
+  }
+  m.say(fmt::format("step {} valid loss {:.4f} accuracy {:.4f}{}", s.step, r.loss, r.accuracy,
+                    improved ? " (best)" : ""));
+  if (improved) save_best();
+  save_last();
+  return r;
+}
+
+void Trainer::save_last() {
+  auto& m = *impl_;
+  if (!m.dir.writer()) return;
+  save_checkpoint(m.dir.last_checkpoint().string(), *m.model, m.optimizer.get(), m.snapshot());
+  m.last_saved_step = m.state.step;
+}
+
+void Trainer::save_best() {
+  auto& m = *impl_;
+  if (m.dir.writer()) save_checkpoint(m.dir.best_checkpoint().string(), *m.model, nullptr, m.snapshot());
+}
+
+std::optional<StopReason> Trainer::stop_check() {
+  auto& m = *impl_;
+  if (m.t.early_stopping > 0 && m.state.evals_without_improvement >= m.t.early_stopping) {
+    return StopReason::early_stopping;
+  }
+  if (m.control.stop_requested) {
+    m.stop_cause = m.control.stop_requested();
+    if (!m.stop_cause.empty()) return StopReason::interrupted;
+  }
+  if (m.control.stop_after_step >= 0 && m.state.step >= m.control.stop_after_step && !done()) {
+    return StopReason::stopped;
+  }
+  return std::nullopt;
+}
+
+TrainOutcome Trainer::finish(StopReason reason) {
+  auto& m = *impl_;
+  m.progress.clear();
+  TrainOutcome out;
+  out.stop_reason = reason;
+  out.run_dir = m.dir.str();
+  out.train_loss = m.train_loss;
+  out.group_name = m.task.group_name;
+  out.parameters = m.model->encoder->num_parameters();
+  out.seq_len = m.task.max_length();
+  out.cost = m.model->encoder->cost(out.seq_len);
+  if (reason == StopReason::non_finite_loss) {
+    m.log->error("non-finite loss ({}) at step {}; stopped. {}. Try a lower train.lr or train.clip_norm > 0",
+                 m.last_loss, m.state.step + 1,
+                 m.last_saved_step >= 0 ? fmt::format("The last good checkpoint (step {}) is kept", m.last_saved_step)
+                                        : std::string("No checkpoint had been saved yet"));
+    out.state = m.state;
+    return out;
+  }
+  if (reason == StopReason::interrupted || reason == StopReason::stopped) {
+    save_last();
+    if (reason == StopReason::interrupted) {
+      m.log->warn("stopped by {} at step {}; checkpoint saved. Resume with: seqenc train --config {}/config.yaml "
+                  "--run-dir {} --resume",
+                  m.stop_cause, m.state.step, m.dir.str(), m.dir.str());
+    }
+    out.state = m.snapshot();
+    return out;
+  }
+  if (reason == StopReason::early_stopping) {
+    m.say(fmt::format("early stopping at step {}: no improvement in {} validations", m.state.step,
+                      m.t.early_stopping));
+  }
+  out.state = m.snapshot();
+  out.wall_s = out.state.elapsed_s;
+  out.tokens_per_s = static_cast<double>(out.state.tokens_seen) / std::max(1e-9, out.wall_s);
+  out.peak_rss_mb = peak_rss_mb();
+  // Final metrics come from the best checkpoint.
+  if (std::filesystem::exists(m.dir.best_checkpoint())) load_checkpoint(m.dir.best_checkpoint().string(), *m.model, nullptr);
+  out.valid = evaluate(*m.model, m.task.valid, m.t.batch_size, m.device);
+  out.test = evaluate(*m.model, m.task.test, m.t.batch_size, m.device);
+  const auto& s = out.state;
+  json result = {{"encoder", m.config.model.name},
+                 {"task", m.config.data.task},
+                 {"stop_reason", name_of(reason)},
+                 {"steps", s.step},
+                 {"epochs", s.epoch},
+                 {"best_step", s.best_step},
+                 {"parameters", out.parameters},
+                 {"seq_len", out.seq_len},
+                 {"flops_per_token", out.cost.flops / static_cast<double>(std::max<int64_t>(1, out.seq_len))},
+                 {"sequential_steps", out.cost.sequential_steps},
+                 {"max_path_length", out.cost.max_path_length},
+                 {"reach_before", out.cost.reach_before},
+                 {"reach_after", out.cost.reach_after},
+                 {"connects_all", out.cost.connects_all},
+                 {"train_wall_s", out.wall_s},
+                 {"tokens_per_s", out.tokens_per_s},
+                 {"peak_rss_mb", out.peak_rss_mb},
+                 {"train_loss", out.train_loss},
+                 {"valid", eval_json(out.valid, m.task.group_name)},
+                 {"test", eval_json(out.test, m.task.group_name)}};
+  if (m.dir.writer()) std::ofstream(m.dir.file("result.json")) << result.dump(2) << '\n';
+  m.log->info("done: {} steps in {}, {:.0f} tok/s, best valid accuracy {:.4f} (step {}), test accuracy {:.4f}", s.step,
+              format_duration(out.wall_s), out.tokens_per_s, out.valid.accuracy, s.best_step, out.test.accuracy);
+  return out;
+}
+
+TrainOutcome train(const Config& config, const std::string& run_dir, bool resume, const TrainControl& control) {
+  Trainer trainer(config, run_dir, resume, control);
+  while (!trainer.done()) {
+    const double loss = trainer.train_step(trainer.next_batch());
+    if (!std::isfinite(loss)) return trainer.finish(StopReason::non_finite_loss);
+    trainer.log_step(loss);
+    if (trainer.validation_due()) trainer.validate();
+    if (auto reason = trainer.stop_check()) return trainer.finish(*reason);
+  }
+  return trainer.finish(StopReason::completed);
+}
+
+SequenceModel build_model(const Config& config, const TaskData& task) {
+  const bool cls = task.head == HeadKind::classify && config.pooling == Pooling::cls;
+  // From the configuration, not the data: every split is truncated to data.max_len, and a run reloaded
+  // for eval or export (which loads only its test split) must rebuild exactly the same shapes.
+  const int64_t max_len = config.data.max_len + (cls ? 1 : 0);
+  auto encoder = encoder_options_for(config, task.vocab.size(), task.causal, max_len);
+  return SequenceModel(encoder, HeadOptions{task.head, task.num_classes(), config.pooling});
+}
+
+double scheduled_lr(const TrainOptions& t, int64_t step, int64_t total_steps) {
+  const double s = static_cast<double>(step + 1), warmup = static_cast<double>(t.warmup);
+  if (t.schedule == Schedule::warmup_inverse_sqrt) return t.lr * std::min(s / warmup, std::sqrt(warmup / s));
+  if (t.warmup > 0 && s <= warmup) return t.lr * s / warmup;
+  if (t.schedule == Schedule::cosine) {
+    const double span = std::max(1.0, static_cast<double>(total_steps) - warmup);
+    const double progress = std::min(1.0, (s - warmup) / span);
+    return t.lr * 0.5 * (1 + std::cos(M_PI * progress));
+  }
+  return t.lr;
+}
+
+torch::Device resolve_device(DeviceKind device) {
+  const bool cuda = torch::cuda::is_available();
+  if (device == DeviceKind::cuda && !cuda) throw ConfigError("train.device: cuda requested but CUDA is not available here");
+  if (device == DeviceKind::cuda || (device == DeviceKind::automatic && cuda)) return torch::kCUDA;
+  return torch::kCPU;
+}
+
+double peak_rss_mb() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  }
+  return 0;
+}
+
+}  // namespace seqenc
