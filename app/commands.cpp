@@ -71,6 +71,7 @@ int eval_command(const EvalArgs& args) {
   use_threads(1);
   auto run = load_run(args.run, checkpoint_kind(args.checkpoint));
   auto r = evaluate_run(run, args.data);
+  for (const auto& warning : run.warnings) fmt::print(stderr, "seqenc: warning: {}\n", warning);
   if (args.json) {
     fmt::print("{}\n", eval_result_json(r, run.task.group_name));
     return 0;
@@ -95,8 +96,10 @@ int compare_command(const CompareArgs& args) {
   if (!result.finished()) {
     const auto reason = result.runs.back().outcome.stop_reason;
     if (reason == StopReason::interrupted) {
-      fmt::print(stderr, "seqenc: the comparison stopped; continue it with: seqenc compare --config {}/config.yaml "
-                         "--encoders {} --run-dir {} --resume\n", dir, args.encoders, dir);
+      fmt::print(stderr,
+                 "seqenc: the comparison stopped; continue it with: seqenc compare --config {}/config.yaml "
+                 "--encoders {} --run-dir {} --resume\n",
+                 dir, args.encoders, dir);
     }
     return exit_code(reason);
   }
@@ -127,10 +130,11 @@ int bench_command(const BenchArgs& args) {
     fmt::print("{}\n", bench_json(r));
     return 0;
   }
-  fmt::print("{} ({} parameters), batch {} x n {}, vocab {}, {} thread(s) on {}: {:.0f} tokens/s, {:.2f} ms/step, "
-             "peak RSS {:.0f} MB\n",
-             r.encoder, r.parameters, r.batch_size, r.seq_len, r.vocab_size, r.threads, r.device, r.tokens_per_s,
-             r.ms_per_step, r.peak_rss_mb);
+  fmt::print(
+      "{} ({} parameters), batch {} x n {}, vocab {}, {} thread(s) on {}: {:.0f} tokens/s, {:.2f} ms/step, "
+      "peak RSS {:.0f} MB\n",
+      r.encoder, r.parameters, r.batch_size, r.seq_len, r.vocab_size, r.threads, r.device, r.tokens_per_s,
+      r.ms_per_step, r.peak_rss_mb);
   return 0;
 }
 

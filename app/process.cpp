@@ -27,10 +27,14 @@ void install_stop_handlers() {
 
 std::string stop_requested() {
   switch (g_stop_signal.load()) {
-    case 0: return "";
-    case SIGINT: return "Ctrl-C";
-    case SIGTERM: return "SIGTERM";
-    default: return "signal " + std::to_string(g_stop_signal.load());
+    case 0:
+      return "";
+    case SIGINT:
+      return "Ctrl-C";
+    case SIGTERM:
+      return "SIGTERM";
+    default:
+      return "signal " + std::to_string(g_stop_signal.load());
   }
 }
 

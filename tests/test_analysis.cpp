@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
-#include "seqenc/tools/measure.h"
 #include "seqenc/tools/analyze.h"
+#include "seqenc/tools/measure.h"
 
 using namespace seqenc;
 using seqenc::test::run_seqenc;
@@ -54,9 +54,9 @@ TEST_CASE("analyze at tiny sizes completes and writes every section", "[analysis
                               "## 4. Learning over distance", "## 5. Positional encoding", "## 6. Attention weights"}) {
     CHECK_THAT(report, Catch::Contains(heading));
   }
-  for (const char* png : {"cost_time_by_n.png", "cost_flops_by_n.png", "cost_time_by_d.png", "latency_by_n.png",
-                          "path_length.png", "pe_columns.png", "pe_heatmap.png", "attention_block0.png",
-                          "compare/accuracy_by_distance.png"}) {
+  for (const char* png :
+       {"cost_time_by_n.png", "cost_flops_by_n.png", "cost_time_by_d.png", "latency_by_n.png", "path_length.png",
+        "pe_columns.png", "pe_heatmap.png", "attention_block0.png", "compare/accuracy_by_distance.png"}) {
     INFO(png);
     CHECK(fs::exists(dir / png));
   }

@@ -99,8 +99,9 @@ TEST_CASE("MultiHeadAttention equals torch::nn::MultiheadAttention with copied w
   auto valid_lens = torch::tensor({7, 3, 1});
   auto ours_out = ours(queries, keys, values, valid_lens);
   auto key_padding_mask = torch::arange(nk).unsqueeze(0) >= valid_lens.unsqueeze(1);
-  auto ref_out = std::get<0>(ref(queries.transpose(0, 1), keys.transpose(0, 1), values.transpose(0, 1),
-                                 key_padding_mask)).transpose(0, 1);
+  auto ref_out =
+      std::get<0>(ref(queries.transpose(0, 1), keys.transpose(0, 1), values.transpose(0, 1), key_padding_mask))
+          .transpose(0, 1);
   CHECK(max_abs_diff(ours_out, ref_out) < 1e-5);
 }
 
@@ -145,7 +146,8 @@ TEST_CASE("dot-product attention keeps weights before dropout", "[attention]") {
   CHECK(max_abs_diff(w, masked_softmax(torch::bmm(q, k.transpose(1, 2)) / 2.0, torch::tensor({2, 5}))) < 1e-6);
 }
 
-TEST_CASE("dropout keeps 1 - p of the entries, scaled by 1 / (1 - p); eval mode is the identity", "[attention][dropout]") {
+TEST_CASE("dropout keeps 1 - p of the entries, scaled by 1 / (1 - p); eval mode is the identity",
+          "[attention][dropout]") {
   torch::manual_seed(8);
   auto x = torch::ones({1000, 301});
   for (double p : {0.1, 0.5, 0.9}) {

@@ -41,14 +41,16 @@ TEST_CASE("cli: usage and configuration errors exit 2 with one line on stderr", 
   auto missing = run_seqenc("train --config /nonexistent.yaml");
   CHECK(missing.status == 2);
   CHECK_THAT(missing.err, Catch::Contains("/nonexistent.yaml"));
-  auto bad = run_seqenc("train --config configs/lag.yaml --set model.num_heads=5 --set train.lr=-1 --set model.colour=red");
+  auto bad =
+      run_seqenc("train --config configs/lag.yaml --set model.num_heads=5 --set train.lr=-1 --set model.colour=red");
   CHECK(bad.status == 2);
   CHECK(count_lines(bad.err) == 1);
   CHECK_THAT(bad.err, Catch::Contains("model.colour: unknown key"));
   auto values = run_seqenc("train --config configs/lag.yaml --set model.num_heads=5 --set train.lr=-1");
   CHECK(values.status == 2);
   CHECK(count_lines(values.err) == 1);
-  CHECK_THAT(values.err, Catch::Contains("not divisible by model.num_heads 5") && Catch::Contains("train.lr: must be > 0"));
+  CHECK_THAT(values.err,
+             Catch::Contains("not divisible by model.num_heads 5") && Catch::Contains("train.lr: must be > 0"));
   auto unknown = run_seqenc("fly");
   CHECK(unknown.status == 2);
   auto eval_missing = run_seqenc("eval --run /nonexistent/run");

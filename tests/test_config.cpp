@@ -3,9 +3,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "seqenc/train/config.h"
 #include "seqenc/data/dataset.h"
 #include "seqenc/nn/encoder.h"
+#include "seqenc/train/config.h"
 
 using namespace seqenc;
 namespace fs = std::filesystem;
@@ -13,8 +13,8 @@ namespace fs = std::filesystem;
 namespace {
 std::string write_temp(const std::string& content) {
   static int counter = 0;
-  auto path = fs::temp_directory_path() / ("seqenc_config_" + std::to_string(::getpid()) + "_" +
-                                           std::to_string(counter++) + ".yaml");
+  auto path = fs::temp_directory_path() /
+              ("seqenc_config_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + ".yaml");
   std::ofstream(path) << content;
   return path.string();
 }
@@ -23,10 +23,10 @@ std::string write_temp(const std::string& content) {
 TEST_CASE("config precedence: defaults < file < --set", "[config]") {
   auto path = write_temp("model:\n  num_hiddens: 48\n  num_heads: 4\ntrain:\n  lr: 0.01\n  steps: 50\n");
   auto c = load_config(path, {"train.lr=0.002", "model.encoder=cnn"});
-  CHECK(c.model.num_hiddens == 48);                   // file
-  CHECK(c.train.lr == Approx(0.002));                 // --set beats the file
-  CHECK(c.model.name == "cnn");                       // --set beats the default
-  CHECK(c.train.steps == 50);                         // file beats the default
+  CHECK(c.model.num_hiddens == 48);                        // file
+  CHECK(c.train.lr == Approx(0.002));                      // --set beats the file
+  CHECK(c.model.name == "cnn");                            // --set beats the default
+  CHECK(c.train.steps == 50);                              // file beats the default
   CHECK(c.train.batch_size == TrainOptions{}.batch_size);  // default
   fs::remove(path);
 }
@@ -113,13 +113,38 @@ TEST_CASE("every key is listed with its default and help", "[config]") {
   auto has = [&](const std::string& k) {
     return std::any_of(keys.begin(), keys.end(), [&](const ConfigKey& c) { return c.key == k; });
   };
-  for (const char* k : {"model.encoder", "model.num_hiddens", "model.num_layers", "model.dropout", "model.num_heads",
-                        "model.ffn_num_hiddens", "model.pos_encoding", "model.kernel_size", "model.cell",
-                        "model.bidirectional", "data.task", "data.train", "data.valid", "data.test", "data.tokenizer",
-                        "data.max_len", "train.steps", "train.epochs", "train.batch_size", "train.lr",
-                        "train.optimizer", "train.schedule", "train.warmup", "train.clip_norm",
-                        "train.label_smoothing", "train.seed", "train.threads", "train.device", "train.eval_every",
-                        "train.early_stopping", "bench.batch_size", "bench.seq_len"}) {
+  for (const char* k : {"model.encoder",
+                        "model.num_hiddens",
+                        "model.num_layers",
+                        "model.dropout",
+                        "model.num_heads",
+                        "model.ffn_num_hiddens",
+                        "model.pos_encoding",
+                        "model.kernel_size",
+                        "model.cell",
+                        "model.bidirectional",
+                        "data.task",
+                        "data.train",
+                        "data.valid",
+                        "data.test",
+                        "data.tokenizer",
+                        "data.max_len",
+                        "train.steps",
+                        "train.epochs",
+                        "train.batch_size",
+                        "train.lr",
+                        "train.optimizer",
+                        "train.schedule",
+                        "train.warmup",
+                        "train.clip_norm",
+                        "train.label_smoothing",
+                        "train.seed",
+                        "train.threads",
+                        "train.device",
+                        "train.eval_every",
+                        "train.early_stopping",
+                        "bench.batch_size",
+                        "bench.seq_len"}) {
     INFO(k);
     CHECK(has(k));
   }

@@ -8,9 +8,9 @@
 
 #include "helpers.h"
 #include "seqenc/data/batching.h"
-#include "seqenc/nn/heads.h"
 #include "seqenc/data/synthetic.h"
 #include "seqenc/data/text_files.h"
+#include "seqenc/nn/heads.h"
 
 using namespace seqenc;
 namespace fs = std::filesystem;
@@ -40,8 +40,8 @@ struct TempFile {
   fs::path path;
   explicit TempFile(const std::string& content, const std::string& name = "data.tsv") {
     static int counter = 0;
-    path = fs::temp_directory_path() / ("seqenc_test_" + std::to_string(::getpid()) + "_" +
-                                        std::to_string(counter++) + "_" + name);
+    path = fs::temp_directory_path() /
+           ("seqenc_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + "_" + name);
     std::ofstream(path, std::ios::binary) << content;
   }
   ~TempFile() { fs::remove(path); }
@@ -323,8 +323,8 @@ TEST_CASE("batches: over an epoch no example is lost or repeated; the last parti
     for (const auto& b : batches) seen.insert(b.begin(), b.end());
     CHECK(seen.size() == 50);
     CHECK(std::set<int64_t>(seen.begin(), seen.end()).size() == 50);
-    CHECK(batcher.epoch(1) == batches);    // reproducible for resume
-    CHECK(batcher.epoch(2) != batches);    // reshuffled each epoch
+    CHECK(batcher.epoch(1) == batches);  // reproducible for resume
+    CHECK(batcher.epoch(2) != batches);  // reshuffled each epoch
   }
   Batcher in_order(task.train, 8, false, 5);
   CHECK(in_order.epoch(0).front() == std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7});

@@ -4,10 +4,10 @@
 #include <torch/torch.h>
 
 #include "helpers.h"
-#include "seqenc/tools/measure.h"
 #include "seqenc/nn/cnn_encoder.h"
 #include "seqenc/nn/heads.h"
 #include "seqenc/nn/transformer_encoder.h"
+#include "seqenc/tools/measure.h"
 
 using namespace seqenc;
 using seqenc::test::max_abs_diff;
@@ -240,8 +240,8 @@ TEST_CASE("the causal CNN reaches L(k-1) earlier positions", "[encoders][path]")
 
 TEST_CASE("encoders are built by name; an unknown name lists the known ones", "[encoders]") {
   auto o = tiny("lstm-ish");
-  CHECK_THROWS_WITH(make_encoder(o), Catch::Contains("unknown encoder 'lstm-ish'") &&
-                                         Catch::Contains("cnn, rnn, transformer"));
+  CHECK_THROWS_WITH(make_encoder(o),
+                    Catch::Contains("unknown encoder 'lstm-ish'") && Catch::Contains("cnn, rnn, transformer"));
   const auto names = encoder_names();
   for (const char* builtin : {"cnn", "rnn", "transformer"}) CHECK(std::count(names.begin(), names.end(), builtin) == 1);
   auto even = tiny("cnn");
@@ -286,5 +286,6 @@ TEST_CASE("heads: classify (mean and cls), tag and lm give the documented shapes
   auto other = tokens.clone();
   other.index_put_({2, Slice(2, 8)}, 7);
   CHECK(max_abs_diff(out, cls(other, lens)) < 1e-5);
-  CHECK_THROWS_WITH(SequenceModel(tiny("cnn"), HeadOptions{HeadKind::lm, 30, Pooling::mean}), Catch::Contains("causal"));
+  CHECK_THROWS_WITH(SequenceModel(tiny("cnn"), HeadOptions{HeadKind::lm, 30, Pooling::mean}),
+                    Catch::Contains("causal"));
 }

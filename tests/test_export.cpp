@@ -78,8 +78,8 @@ torch::Tensor run(torch::jit::Module& m, const torch::Tensor& tokens, const torc
 TEST_CASE("export: the scripted model equals the eager one for every encoder and head", "[export]") {
   for (const auto& enc : encoders()) {
     for (const auto& head : heads_for(enc.causal)) {
-      INFO(enc.name << " causal=" << enc.causal << " pos=" << name_of(enc.pos_encoding) << " cell="
-                    << name_of(enc.cell) << " head=" << name_of(head.kind) << "/" << name_of(head.pooling));
+      INFO(enc.name << " causal=" << enc.causal << " pos=" << name_of(enc.pos_encoding) << " cell=" << name_of(enc.cell)
+                    << " head=" << name_of(head.kind) << "/" << name_of(head.pooling));
       torch::manual_seed(7);
       SequenceModel model(enc, head);
       model->eval();

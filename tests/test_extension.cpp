@@ -55,11 +55,11 @@ void register_tiny_mlp() {
 }
 
 Config tiny_config(const std::string& encoder) {
-  return load_config("", {"model.encoder=" + encoder, "model.num_hiddens=16", "model.num_layers=1",
-                          "model.num_heads=2", "model.ffn_num_hiddens=32", "data.task=lag", "data.symbols=4",
-                          "data.min_len=8", "data.seq_len=12", "data.max_len=12", "data.max_distance=2",
-                          "data.train_size=64", "data.valid_size=16", "data.test_size=16", "train.steps=12",
-                          "train.batch_size=8", "train.eval_every=6", "train.log_every=3", "train.threads=1"});
+  return load_config(
+      "", {"model.encoder=" + encoder, "model.num_hiddens=16", "model.num_layers=1", "model.num_heads=2",
+           "model.ffn_num_hiddens=32", "data.task=lag", "data.symbols=4", "data.min_len=8", "data.seq_len=12",
+           "data.max_len=12", "data.max_distance=2", "data.train_size=64", "data.valid_size=16", "data.test_size=16",
+           "train.steps=12", "train.batch_size=8", "train.eval_every=6", "train.log_every=3", "train.threads=1"});
 }
 
 nlohmann::json read_json(const fs::path& path) {
@@ -140,9 +140,9 @@ TEST_CASE("a run written by seqenc 0.1.0 still loads, evaluates the same and res
 
 TEST_CASE("closed choices are enums: names round-trip and unknown names are refused where they are read",
           "[extension][config]") {
-  auto config = load_config("", {"model.pos_encoding=relative", "model.cell=lstm", "train.optimizer=adamw",
-                                 "train.schedule=cosine", "train.device=auto", "data.tokenizer=char",
-                                 "model.pooling=cls", "model.activation=gelu"});
+  auto config = load_config(
+      "", {"model.pos_encoding=relative", "model.cell=lstm", "train.optimizer=adamw", "train.schedule=cosine",
+           "train.device=auto", "data.tokenizer=char", "model.pooling=cls", "model.activation=gelu"});
   CHECK(config.model.pos_encoding == PosEncoding::relative);
   CHECK(config.model.cell == Cell::lstm);
   CHECK(config.train.optimizer == OptimizerKind::adamw);
@@ -156,10 +156,11 @@ TEST_CASE("closed choices are enums: names round-trip and unknown names are refu
                            "device: auto", "tokenizer: char", "pooling: cls", "activation: gelu"}) {
     CHECK_THAT(yaml, Catch::Contains(text));
   }
-  CHECK_THROWS_WITH(load_config("", {"train.optimizer=adagrad", "train.schedule=linear", "model.cell=rnn"}),
-                    Catch::Contains("train.optimizer: 'adagrad' is not one of adam, adamw, sgd") &&
-                        Catch::Contains("train.schedule: 'linear' is not one of constant, warmup_inverse_sqrt, cosine") &&
-                        Catch::Contains("model.cell: 'rnn' is not one of gru, lstm"));
+  CHECK_THROWS_WITH(
+      load_config("", {"train.optimizer=adagrad", "train.schedule=linear", "model.cell=rnn"}),
+      Catch::Contains("train.optimizer: 'adagrad' is not one of adam, adamw, sgd") &&
+          Catch::Contains("train.schedule: 'linear' is not one of constant, warmup_inverse_sqrt, cosine") &&
+          Catch::Contains("model.cell: 'rnn' is not one of gru, lstm"));
   CHECK(parse_choice<StopReason>("early_stopping") == StopReason::early_stopping);
   CHECK(name_of(StopReason::non_finite_loss) == "non_finite_loss");
 }

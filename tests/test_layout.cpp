@@ -58,8 +58,8 @@ TEST_CASE("layout: every library file sits in a layer and includes no higher lay
 }
 
 TEST_CASE("layout: the library owns no process state", "[layout]") {
-  const std::vector<std::string> forbidden = {"set_num_threads", "std::signal", "sigaction", "clear_refs",
-                                              "std::exit", "_exit(", "spdlog::set_default_logger"};
+  const std::vector<std::string> forbidden = {
+      "set_num_threads", "std::signal", "sigaction", "clear_refs", "std::exit", "_exit(", "spdlog::set_default_logger"};
   for (const auto& [file, layer] : library_files()) {
     const std::string text = slurp(file);
     for (const auto& word : forbidden) {

@@ -19,13 +19,30 @@ namespace {
 
 // A tiny lag task every encoder can solve: distances 1-2 lie within a 2-layer, k = 3 CNN's reach.
 Config tiny_config(const std::string& encoder) {
-  return load_config("", {"model.encoder=" + encoder, "model.num_hiddens=16", "model.num_layers=2",
-                          "model.num_heads=2", "model.ffn_num_hiddens=32", "model.dropout=0.1",
-                          "model.pos_encoding=relative", "model.max_relative_position=4",
-                          "data.task=lag", "data.symbols=4", "data.min_len=8", "data.seq_len=12",
-                          "data.min_distance=1", "data.max_distance=2", "data.queries=4", "data.train_size=400",
-                          "data.valid_size=50", "data.test_size=50", "train.steps=240", "train.batch_size=16",
-                          "train.lr=0.01", "train.eval_every=80", "train.log_every=10", "train.threads=1"});
+  return load_config("", {"model.encoder=" + encoder,
+                          "model.num_hiddens=16",
+                          "model.num_layers=2",
+                          "model.num_heads=2",
+                          "model.ffn_num_hiddens=32",
+                          "model.dropout=0.1",
+                          "model.pos_encoding=relative",
+                          "model.max_relative_position=4",
+                          "data.task=lag",
+                          "data.symbols=4",
+                          "data.min_len=8",
+                          "data.seq_len=12",
+                          "data.min_distance=1",
+                          "data.max_distance=2",
+                          "data.queries=4",
+                          "data.train_size=400",
+                          "data.valid_size=50",
+                          "data.test_size=50",
+                          "train.steps=240",
+                          "train.batch_size=16",
+                          "train.lr=0.01",
+                          "train.eval_every=80",
+                          "train.log_every=10",
+                          "train.threads=1"});
 }
 
 TrainControl quietly() {
@@ -59,8 +76,8 @@ TEST_CASE("each encoder brings the loss well below its start in a few hundred st
     auto lines = metric_lines(dir);
     REQUIRE(lines.size() > 2);
     const double first = lines.front()["loss"].get<double>();
-    CHECK(first > 1.0);                        // about ln 4 = 1.39 at the start
-    CHECK(outcome.train_loss < 0.4 * first);   // and far below it at the end
+    CHECK(first > 1.0);                       // about ln 4 = 1.39 at the start
+    CHECK(outcome.train_loss < 0.4 * first);  // and far below it at the end
     CHECK(outcome.valid.accuracy > 0.8);
     for (const char* f : {"config.yaml", "train.log", "metrics.jsonl", "checkpoint_last.pt", "checkpoint_best.pt",
                           "vocab.txt", "labels.txt", "result.json"}) {
@@ -189,10 +206,9 @@ TEST_CASE("an interrupted comparison resumes and completes its report", "[traini
   CHECK(!partial.finished());
   CHECK(partial.runs.size() == 1);
   CHECK(fs::exists(dir / "config.yaml"));
-  CHECK_THROWS_WITH(compare(config, {"transformer", "cnn"}, dir.string(), quietly()),
-                    Catch::Contains("pass --resume"));
-  auto done = compare(load_config((dir / "config.yaml").string()), {"transformer", "cnn"}, dir.string(),
-                      quietly(), /*resume=*/true);
+  CHECK_THROWS_WITH(compare(config, {"transformer", "cnn"}, dir.string(), quietly()), Catch::Contains("pass --resume"));
+  auto done = compare(load_config((dir / "config.yaml").string()), {"transformer", "cnn"}, dir.string(), quietly(),
+                      /*resume=*/true);
   REQUIRE(done.runs.size() == 2);
   CHECK(done.runs[0].outcome.state.step == 12);
   CHECK(done.runs[1].outcome.state.step == 12);

@@ -44,8 +44,8 @@ std::ostream& operator<<(std::ostream& out, E value) {
 }  // namespace seqenc
 
 // Declares ChoiceNames<E>; use at namespace seqenc scope: SEQENC_CHOICES(Cell, {Cell::gru, "gru"}, ...)
-#define SEQENC_CHOICES(E, ...)                                                  \
-  template <>                                                                   \
-  struct ChoiceNames<E> {                                                       \
-    static constexpr std::pair<E, std::string_view> table[] = {__VA_ARGS__};    \
+#define SEQENC_CHOICES(E, ...)                                               \
+  template <>                                                                \
+  struct ChoiceNames<E> {                                                    \
+    static constexpr std::pair<E, std::string_view> table[] = {__VA_ARGS__}; \
   }

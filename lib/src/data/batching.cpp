@@ -7,7 +7,6 @@
 
 #include <torch/torch.h>
 
-
 namespace seqenc {
 
 Batcher::Batcher(const Dataset& data, int64_t batch_size, bool shuffle, uint64_t seed, bool bucket)
@@ -47,7 +46,8 @@ Batch Batcher::collate(const std::vector<int64_t>& indices) const {
   for (auto i : indices) n = std::max(n, data_.length(i));
   auto tokens = torch::full({B, n}, kPadId, torch::kLong);
   auto lens = torch::empty({B}, torch::kLong);
-  auto labels = data_.per_token_labels ? torch::full({B, n}, kIgnoreLabel, torch::kLong) : torch::empty({B}, torch::kLong);
+  auto labels =
+      data_.per_token_labels ? torch::full({B, n}, kIgnoreLabel, torch::kLong) : torch::empty({B}, torch::kLong);
   auto groups = torch::full(labels.sizes(), -1, torch::kLong);
   auto t = tokens.accessor<int64_t, 2>();
   auto l = lens.accessor<int64_t, 1>();

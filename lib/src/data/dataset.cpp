@@ -54,8 +54,8 @@ void synthetic_problems(const DataOptions& d, std::vector<std::string>& p) {
   }
   if (d.task == "copy" || d.task == "reverse") need(d.seq_len >= 3, "data.seq_len: must be >= 3 for " + d.task);
   if (d.task == "recall") {
-    need(d.pairs >= 1 && d.pairs <= d.symbols, "data.pairs: " + num(d.pairs) +
-                                                   " must be in [1, data.symbols]: keys are distinct");
+    need(d.pairs >= 1 && d.pairs <= d.symbols,
+         "data.pairs: " + num(d.pairs) + " must be in [1, data.symbols]: keys are distinct");
     need(2 * d.pairs + 2 <= d.max_len, "data.pairs: 2 * pairs + 2 exceeds data.max_len");
   }
   if (d.task == "listops") {

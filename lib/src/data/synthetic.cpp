@@ -7,7 +7,6 @@
 
 #include "seqenc/strings.h"
 
-
 namespace seqenc {
 
 namespace {
@@ -160,10 +159,14 @@ struct ListOpsTask : Generator {
     tokens.push_back(close);
     std::sort(args.begin(), args.end());
     switch (op) {
-      case 0: return args.front();
-      case 1: return args.back();
-      case 2: return args[(args.size() - 1) / 2];  // lower median for even counts
-      default: return std::accumulate(args.begin(), args.end(), 0) % 10;
+      case 0:
+        return args.front();
+      case 1:
+        return args.back();
+      case 2:
+        return args[(args.size() - 1) / 2];  // lower median for even counts
+      default:
+        return std::accumulate(args.begin(), args.end(), 0) % 10;
     }
   }
   void example(Rng& rng, Dataset& out) const override {
@@ -187,12 +190,18 @@ TaskData make_synthetic_task(const DataOptions& o) {
   TaskData task;
   task.task = o.task;
   std::unique_ptr<Generator> gen;
-  if (o.task == "lag") gen = std::make_unique<LagTask>(o, task);
-  else if (o.task == "copy") gen = std::make_unique<CopyTask>(o, task, false);
-  else if (o.task == "reverse") gen = std::make_unique<CopyTask>(o, task, true);
-  else if (o.task == "recall") gen = std::make_unique<RecallTask>(o, task);
-  else if (o.task == "listops") gen = std::make_unique<ListOpsTask>(o, task);
-  else throw DataError("unknown synthetic task '" + o.task + "'");
+  if (o.task == "lag")
+    gen = std::make_unique<LagTask>(o, task);
+  else if (o.task == "copy")
+    gen = std::make_unique<CopyTask>(o, task, false);
+  else if (o.task == "reverse")
+    gen = std::make_unique<CopyTask>(o, task, true);
+  else if (o.task == "recall")
+    gen = std::make_unique<RecallTask>(o, task);
+  else if (o.task == "listops")
+    gen = std::make_unique<ListOpsTask>(o, task);
+  else
+    throw DataError("unknown synthetic task '" + o.task + "'");
   const bool per_token = task.head == HeadKind::tag;
   const std::pair<Dataset*, int64_t> splits[] = {
       {&task.train, o.train_size}, {&task.valid, o.valid_size}, {&task.test, o.test_size}};

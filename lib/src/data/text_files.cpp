@@ -23,11 +23,21 @@ bool is_valid_utf8(const std::string& s) {
     const auto c = static_cast<unsigned char>(s[i]);
     size_t len;
     uint32_t cp;
-    if (c < 0x80) { ++i; continue; }
-    if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
-    else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
-    else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
-    else return false;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    } else
+      return false;
     if (i + len > n) return false;
     for (size_t k = 1; k < len; ++k) {
       const auto cc = static_cast<unsigned char>(s[i + k]);
@@ -108,7 +118,8 @@ bool parse_line(const std::string& line, const DataOptions& o, bool require_labe
   std::string text = line, rest;
   if (tab == std::string::npos) {
     if (require_labels) {
-      reader.fail(o.task == "tsv_tag" ? "expected tokens<TAB>tags, found no tab" : "expected text<TAB>label, found no tab");
+      reader.fail(o.task == "tsv_tag" ? "expected tokens<TAB>tags, found no tab"
+                                      : "expected text<TAB>label, found no tab");
     }
   } else {
     text = line.substr(0, tab);
@@ -260,7 +271,8 @@ TaskData load_file_task(const DataOptions& o) {
     if (examples == 0) throw DataError(o.train + ": file is empty");
   }
   task.vocab = Vocabulary::build(counts, o.min_freq, o.max_vocab);
-  task.label_names = task.head == HeadKind::lm ? task.vocab.tokens() : std::vector<std::string>(labels.begin(), labels.end());
+  task.label_names =
+      task.head == HeadKind::lm ? task.vocab.tokens() : std::vector<std::string>(labels.begin(), labels.end());
 
   // Pass 2: encode each split.
   SplitReader reader(o, task.vocab, task.label_names);

@@ -30,8 +30,7 @@ Vocabulary Vocabulary::build(const std::vector<std::pair<std::string, int64_t>>&
                              int64_t max_size) {
   std::vector<size_t> order(counts.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return counts[a].second > counts[b].second; });
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return counts[a].second > counts[b].second; });
   Vocabulary v;
   for (size_t i : order) {
     if (v.size() >= max_size || counts[i].second < min_freq) break;

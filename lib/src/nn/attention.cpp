@@ -18,8 +18,8 @@ std::string head_split_problem(int64_t num_hiddens, int64_t num_heads) {
   return "";
 }
 
-torch::Tensor valid_key_mask(const torch::Tensor& valid_lens, int64_t batch, int64_t num_queries,
-                             int64_t num_keys, const torch::Device& device) {
+torch::Tensor valid_key_mask(const torch::Tensor& valid_lens, int64_t batch, int64_t num_queries, int64_t num_keys,
+                             const torch::Device& device) {
   auto positions = torch::arange(num_keys, torch::dtype(torch::kLong).device(device));
   torch::Tensor lens;
   if (valid_lens.dim() == 1) {
@@ -28,7 +28,7 @@ torch::Tensor valid_key_mask(const torch::Tensor& valid_lens, int64_t batch, int
     lens = valid_lens.to(device, torch::kLong).view({batch, num_queries, 1});
   } else {
     throw ModelError("valid_lens must be 1-D (batch,) or 2-D (batch, queries), got " +
-                                std::to_string(valid_lens.dim()) + "-D");
+                     std::to_string(valid_lens.dim()) + "-D");
   }
   return positions.view({1, 1, num_keys}) < lens;  // broadcasts to (B, q, k)
 }
@@ -49,10 +49,8 @@ DotProductAttentionImpl::DotProductAttentionImpl(double dropout)
     : dropout_(register_module("dropout", Dropout(dropout))) {}
 
 torch::Tensor DotProductAttentionImpl::forward(const torch::Tensor& queries, const torch::Tensor& keys,
-                                               const torch::Tensor& values,
-                                               const torch::Tensor& valid_lens,
-                                               const torch::Tensor& rel_keys,
-                                               const torch::Tensor& rel_values) {
+                                               const torch::Tensor& values, const torch::Tensor& valid_lens,
+                                               const torch::Tensor& rel_keys, const torch::Tensor& rel_values) {
   const double d = static_cast<double>(queries.size(-1));
   auto scores = torch::bmm(queries, keys.transpose(1, 2));
   if (rel_keys.defined()) {
@@ -70,8 +68,8 @@ torch::Tensor DotProductAttentionImpl::forward(const torch::Tensor& queries, con
   return out;
 }
 
-MultiHeadAttentionImpl::MultiHeadAttentionImpl(int64_t num_hiddens, int64_t num_heads, double dropout,
-                                               bool bias, int64_t max_relative_position)
+MultiHeadAttentionImpl::MultiHeadAttentionImpl(int64_t num_hiddens, int64_t num_heads, double dropout, bool bias,
+                                               int64_t max_relative_position)
     : num_hiddens_(num_hiddens), num_heads_(num_heads), max_relative_position_(max_relative_position) {
   if (auto problem = head_split_problem(num_hiddens, num_heads); !problem.empty()) {
     throw ModelError("MultiHeadAttention: " + problem);
@@ -104,8 +102,7 @@ torch::Tensor MultiHeadAttentionImpl::transpose_output(const torch::Tensor& X) c
   return X.reshape({-1, num_heads_, n, X.size(2)}).permute({0, 2, 1, 3}).reshape({-1, n, num_hiddens_});
 }
 
-torch::Tensor MultiHeadAttentionImpl::relative_table(const torch::nn::Embedding& table, int64_t nq,
-                                                     int64_t nk) const {
+torch::Tensor MultiHeadAttentionImpl::relative_table(const torch::nn::Embedding& table, int64_t nq, int64_t nk) const {
   auto opts = torch::dtype(torch::kLong).device(table->weight.device());
   auto offsets = torch::arange(nk, opts).unsqueeze(0) - torch::arange(nq, opts).unsqueeze(1);
   auto index = offsets.clamp(-max_relative_position_, max_relative_position_) + max_relative_position_;
@@ -113,8 +110,7 @@ torch::Tensor MultiHeadAttentionImpl::relative_table(const torch::nn::Embedding&
 }
 
 torch::Tensor MultiHeadAttentionImpl::forward(const torch::Tensor& queries, const torch::Tensor& keys,
-                                              const torch::Tensor& values,
-                                              const torch::Tensor& valid_lens) {
+                                              const torch::Tensor& values, const torch::Tensor& valid_lens) {
   auto q = transpose_qkv(W_q(queries));
   auto k = transpose_qkv(W_k(keys));
   auto v = transpose_qkv(W_v(values));

@@ -17,10 +17,11 @@ std::vector<std::string> CnnEncoderImpl::problems(const EncoderOptions& o) {
 
 CnnEncoderImpl::CnnEncoderImpl(const EncoderOptions& o) : EncoderImpl(o) {
   for (int64_t i = 0; i < o.num_layers; ++i) {
-    convs.push_back(register_module(
-        "conv" + std::to_string(i),
-        torch::nn::Conv1d(
-            torch::nn::Conv1dOptions(o.num_hiddens, o.num_hiddens, o.kernel_size).dilation(dilation(i)).padding(padding(i)))));
+    convs.push_back(
+        register_module("conv" + std::to_string(i),
+                        torch::nn::Conv1d(torch::nn::Conv1dOptions(o.num_hiddens, o.num_hiddens, o.kernel_size)
+                                              .dilation(dilation(i))
+                                              .padding(padding(i)))));
     norms.push_back(register_module("norm" + std::to_string(i),
                                     torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.num_hiddens}))));
   }

@@ -1,7 +1,7 @@
 #include "seqenc/nn/dropout.h"
 
-#include <cmath>
 #include "seqenc/error.h"
+#include <cmath>
 
 #include <torch/torch.h>
 

@@ -88,7 +88,8 @@ torch::Tensor EncoderImpl::embed(const torch::Tensor& tokens) {
 }
 
 void EncoderImpl::emit_torchscript(TorchScriptWriter&, const std::string&) const {
-  throw ModelError("export: encoder '" + options_.name + "' has no TorchScript form (it does not override "
+  throw ModelError("export: encoder '" + options_.name +
+                   "' has no TorchScript form (it does not override "
                    "EncoderImpl::emit_torchscript)");
 }
 

@@ -20,8 +20,7 @@ torch::Tensor masked_mean(const torch::Tensor& states, const torch::Tensor& vali
   return zero_padding(states, valid_lens).sum(1) / lens;
 }
 
-SequenceModelImpl::SequenceModelImpl(const EncoderOptions& encoder_options, const HeadOptions& head)
-    : head_(head) {
+SequenceModelImpl::SequenceModelImpl(const EncoderOptions& encoder_options, const HeadOptions& head) : head_(head) {
   if (auto problems = head_problems(head, encoder_options.causal); !problems.empty()) {
     throw ModelError(join(problems, "; "));
   }
@@ -44,8 +43,8 @@ torch::Tensor SequenceModelImpl::forward(const torch::Tensor& tokens, const torc
 }
 
 SequenceModelImpl::Labelled SequenceModelImpl::labelled_logits(const torch::Tensor& tokens,
-                                                              const torch::Tensor& valid_lens,
-                                                              const torch::Tensor& labels) {
+                                                               const torch::Tensor& valid_lens,
+                                                               const torch::Tensor& labels) {
   auto states = features(tokens, valid_lens);
   auto mask = labels.ne(kIgnoreLabel);
   auto rows = states.reshape({-1, states.size(-1)}).index({mask.reshape({-1})});
@@ -78,8 +77,10 @@ std::string SequenceModelImpl::torchscript_source() const {
          (scale == 1.0 ? "" : " * " + TorchScriptWriter::real(scale)));
   encoder->emit_torchscript(w, "encoder");
   if (head_.kind == HeadKind::classify) {
-    if (cls) w.line("X = X[:, 0]");
-    else w.line("X = X.sum(1) / valid_lens.clamp_min(1).unsqueeze(1).to(X.dtype)");
+    if (cls)
+      w.line("X = X[:, 0]");
+    else
+      w.line("X = X.sum(1) / valid_lens.clamp_min(1).unsqueeze(1).to(X.dtype)");
   }
   w.line("return " + TorchScriptWriter::linear("X", *output, "output"));
   return "def forward(self, tokens: Tensor, valid_lens: Tensor) -> Tensor:\n" + w.str();

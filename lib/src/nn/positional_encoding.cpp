@@ -18,15 +18,14 @@ torch::Tensor sinusoidal_table(int64_t max_len, int64_t num_hiddens) {
   using torch::indexing::Slice;
   P.index_put_({Slice(), Slice(0, torch::indexing::None, 2)}, torch::sin(angles));
   const int64_t num_cos = num_hiddens / 2;  // odd num_hiddens: one sine more than cosines
-  P.index_put_({Slice(), Slice(1, torch::indexing::None, 2)},
-               torch::cos(angles.index({Slice(), Slice(0, num_cos)})));
+  P.index_put_({Slice(), Slice(1, torch::indexing::None, 2)}, torch::cos(angles.index({Slice(), Slice(0, num_cos)})));
   return P.to(torch::kFloat32);
 }
 
 void check_sequence_length(int64_t n, int64_t max_len) {
   if (n > max_len) {
-    throw ModelError("sequence length " + std::to_string(n) +
-                                " exceeds the positional encoding's max_len " + std::to_string(max_len));
+    throw ModelError("sequence length " + std::to_string(n) + " exceeds the positional encoding's max_len " +
+                     std::to_string(max_len));
   }
 }
 
@@ -41,8 +40,7 @@ torch::Tensor PositionalEncodingImpl::forward(const torch::Tensor& X) {
   return dropout_(X + P.narrow(1, 0, X.size(1)).to(X.dtype()));
 }
 
-LearnedPositionalEncodingImpl::LearnedPositionalEncodingImpl(int64_t num_hiddens, double dropout,
-                                                             int64_t max_len)
+LearnedPositionalEncodingImpl::LearnedPositionalEncodingImpl(int64_t num_hiddens, double dropout, int64_t max_len)
     : max_len_(max_len) {
   table = register_module("table", torch::nn::Embedding(max_len, num_hiddens));
   // Small init, on the scale of the sinusoidal values after sqrt(d) scaling of tokens.

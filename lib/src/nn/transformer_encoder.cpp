@@ -19,14 +19,12 @@ AddNormImpl::AddNormImpl(int64_t num_hiddens, double dropout)
     : ln(register_module("ln", torch::nn::LayerNorm(torch::nn::LayerNormOptions({num_hiddens})))),
       dropout_(register_module("dropout", Dropout(dropout))) {}
 
-torch::Tensor AddNormImpl::forward(const torch::Tensor& X, const torch::Tensor& Y) {
-  return ln(X + dropout_(Y));
-}
+torch::Tensor AddNormImpl::forward(const torch::Tensor& X, const torch::Tensor& Y) { return ln(X + dropout_(Y)); }
 
 TransformerEncoderBlockImpl::TransformerEncoderBlockImpl(const EncoderOptions& o) : pre_norm_(o.pre_norm) {
   const int64_t max_rel = o.pos_encoding == PosEncoding::relative ? o.max_relative_position : 0;
-  attention = register_module(
-      "attention", MultiHeadAttention(o.num_hiddens, o.num_heads, o.dropout, o.attention_bias, max_rel));
+  attention = register_module("attention",
+                              MultiHeadAttention(o.num_hiddens, o.num_heads, o.dropout, o.attention_bias, max_rel));
   addnorm1 = register_module("addnorm1", AddNorm(o.num_hiddens, o.dropout));
   ffn = register_module("ffn", PositionWiseFFN(o.num_hiddens, o.ffn_num_hiddens));
   addnorm2 = register_module("addnorm2", AddNorm(o.num_hiddens, o.dropout));
@@ -71,8 +69,8 @@ std::vector<std::string> TransformerEncoderImpl::problems(const EncoderOptions& 
 
 TransformerEncoderImpl::TransformerEncoderImpl(const EncoderOptions& o) : EncoderImpl(o) {
   if (o.pos_encoding == PosEncoding::sinusoidal) {
-    pos_encoding_ = torch::nn::AnyModule(
-        register_module("pos_encoding", PositionalEncoding(o.num_hiddens, o.dropout, o.max_len)));
+    pos_encoding_ =
+        torch::nn::AnyModule(register_module("pos_encoding", PositionalEncoding(o.num_hiddens, o.dropout, o.max_len)));
   } else if (o.pos_encoding == PosEncoding::learned) {
     pos_encoding_ = torch::nn::AnyModule(
         register_module("pos_encoding", LearnedPositionalEncoding(o.num_hiddens, o.dropout, o.max_len)));
@@ -102,9 +100,9 @@ torch::Tensor TransformerEncoderImpl::encode(const torch::Tensor& embeddings, co
 EncoderCost TransformerEncoderImpl::cost(int64_t n) const {
   const double d = static_cast<double>(options_.num_hiddens), f = static_cast<double>(options_.ffn_num_hiddens);
   const double nn = static_cast<double>(n);
-  double per_layer = 4 * 2 * nn * d * d     // W_q, W_k, W_v, W_o
-                     + 2 * 2 * nn * nn * d  // Q K^T and weights x V
-                     + 2 * 2 * nn * d * f;  // position-wise FFN
+  double per_layer = 4 * 2 * nn * d * d                                                  // W_q, W_k, W_v, W_o
+                     + 2 * 2 * nn * nn * d                                               // Q K^T and weights x V
+                     + 2 * 2 * nn * d * f;                                               // position-wise FFN
   if (options_.pos_encoding == PosEncoding::relative) per_layer += 2 * 2 * nn * nn * d;  // q . a^K and w . a^V
   EncoderCost c;
   c.flops = per_layer * static_cast<double>(options_.num_layers);

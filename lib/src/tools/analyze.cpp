@@ -45,7 +45,8 @@ EncoderOptions one_layer(const Config& config, const std::string& name, int64_t 
   o.max_len = max_len;
   o.causal = false;
   o.bidirectional = false;
-  if (o.pos_encoding == PosEncoding::relative) o.pos_encoding = PosEncoding::sinusoidal;  // keep the n x n x d tables out of the cost
+  if (o.pos_encoding == PosEncoding::relative)
+    o.pos_encoding = PosEncoding::sinusoidal;  // keep the n x n x d tables out of the cost
   return o;
 }
 
@@ -107,8 +108,10 @@ struct Report {
 
   std::string path(const std::string& file) const { return (dir / file).string(); }
   void image(const std::string& file, const std::string& caption, bool ok) {
-    if (ok) out << "![" << caption << "](" << file << ")\n\n";
-    else out << "_(" << caption << ": plot not drawn; is gnuplot installed?)_\n\n";
+    if (ok)
+      out << "![" << caption << "](" << file << ")\n\n";
+    else
+      out << "_(" << caption << ": plot not drawn; is gnuplot installed?)_\n\n";
   }
   void plot(const LinePlot& p, const std::string& file, const std::string& caption) {
     image(file, caption, plot_lines(p, path(file)));
@@ -126,12 +129,14 @@ void cost_section(Report& r) {
       {"transformer", {"2 (O(n²d))", "1 (O(n²d)), 2 from the projections (O(nd²))"}},
       {"cnn", {"1 (O(knd²))", "2"}},
       {"rnn", {"1 (O(nd²))", "2"}}};
-  r.out << fmt::format("One layer of each encoder, batch 1, forward and backward, median of {} runs; n from {} to {} "
-                       "at d = {}, then d from {} to {} at n = {}. Slopes are least-squares fits of log time (and of "
-                       "log analytic FLOPs) against log n or log d over the upper half of each sweep.\n\n",
-                       a.repeats, a.min_n, a.max_n, a.num_hiddens, a.min_d, a.max_d, a.fixed_n);
+  r.out << fmt::format(
+      "One layer of each encoder, batch 1, forward and backward, median of {} runs; n from {} to {} "
+      "at d = {}, then d from {} to {} at n = {}. Slopes are least-squares fits of log time (and of "
+      "log analytic FLOPs) against log n or log d over the upper half of each sweep.\n\n",
+      a.repeats, a.min_n, a.max_n, a.num_hiddens, a.min_d, a.max_d, a.fixed_n);
   Table slopes{{"layer", "section's exponent in n", "slope in n: FLOPs", "slope in n: time", "section's exponent in d",
-                "slope in d: FLOPs", "slope in d: time"}, {}};
+                "slope in d: FLOPs", "slope in d: time"},
+               {}};
   for (const auto& name : kEncoders) {
     slopes.add({name, claims.at(name).first, fmt::format("{:.2f}", upper_slope(by_n.x, by_n.flops.at(name))),
                 fmt::format("{:.2f}", upper_slope(by_n.x, by_n.ms.at(name))), claims.at(name).second,
@@ -161,15 +166,15 @@ void cost_section(Report& r) {
            "lies well below the FLOPs' slope; and at large n the attention weights (n² floats per head, kept for the "
            "backward pass) leave the caches, so time can grow faster than the FLOPs. The RNN's time is linear in n "
            "but with a large constant: its n steps run one after another.\n\n";
-  r.plot(sweep_plot(by_n, false, fmt::format("One layer, forward + backward, d = {}", a.num_hiddens),
-                    "sequence length n"),
-         "cost_time_by_n.png", "time per layer against n");
+  r.plot(
+      sweep_plot(by_n, false, fmt::format("One layer, forward + backward, d = {}", a.num_hiddens), "sequence length n"),
+      "cost_time_by_n.png", "time per layer against n");
   r.plot(sweep_plot(by_n, true, fmt::format("Analytic forward FLOPs of one layer, d = {}", a.num_hiddens),
                     "sequence length n"),
          "cost_flops_by_n.png", "analytic FLOPs against n");
-  r.plot(sweep_plot(by_d, false, fmt::format("One layer, forward + backward, n = {}", a.fixed_n),
-                    "width d (num_hiddens)"),
-         "cost_time_by_d.png", "time per layer against d");
+  r.plot(
+      sweep_plot(by_d, false, fmt::format("One layer, forward + backward, n = {}", a.fixed_n), "width d (num_hiddens)"),
+      "cost_time_by_d.png", "time per layer against d");
 }
 
 void latency_section(Report& r) {
@@ -193,8 +198,8 @@ void latency_section(Report& r) {
     times.add(row);
   }
   r.out << times.render(true) << "\n";
-  r.plot(sweep_plot(latency, false, "Forward latency of one layer at batch 1", "sequence length n"),
-         "latency_by_n.png", "latency at batch 1");
+  r.plot(sweep_plot(latency, false, "Forward latency of one layer at batch 1", "sequence length n"), "latency_by_n.png",
+         "latency at batch 1");
 }
 
 void path_section(Report& r) {
@@ -363,9 +368,10 @@ std::string write_analysis(const Config& config, const std::string& out_dir, con
   fs::create_directories(dir);
   Report report{config, dir, std::ofstream(dir / "report.md")};
   report.out << "# seqenc analyze: the section's comparison, measured\n\n";
-  report.out << fmt::format("LibTorch {}.{}, {} intra-op thread(s). Reproduce with `seqenc analyze --config <this "
-                            "config> --out DIR`; the configuration used is in `config.yaml` beside this report.\n\n",
-                            TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR, torch::get_num_threads());
+  report.out << fmt::format(
+      "LibTorch {}.{}, {} intra-op thread(s). Reproduce with `seqenc analyze --config <this "
+      "config> --out DIR`; the configuration used is in `config.yaml` beside this report.\n\n",
+      TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR, torch::get_num_threads());
   save_config(config, (dir / "config.yaml").string());
   cost_section(report);
   latency_section(report);

@@ -56,10 +56,11 @@ BenchResult run_bench(const Config& config) {
 }
 
 std::string bench_json(const BenchResult& r) {
-  return nlohmann::json{{"encoder", r.encoder},         {"batch_size", r.batch_size}, {"seq_len", r.seq_len},
-                        {"vocab_size", r.vocab_size},   {"threads", r.threads},       {"parameters", r.parameters},
+  return nlohmann::json{{"encoder", r.encoder},           {"batch_size", r.batch_size},
+                        {"seq_len", r.seq_len},           {"vocab_size", r.vocab_size},
+                        {"threads", r.threads},           {"parameters", r.parameters},
                         {"tokens_per_s", r.tokens_per_s}, {"ms_per_step", r.ms_per_step},
-                        {"peak_rss_mb", r.peak_rss_mb}, {"device", r.device}}
+                        {"peak_rss_mb", r.peak_rss_mb},   {"device", r.device}}
       .dump();
 }
 

@@ -16,15 +16,17 @@ namespace fs = std::filesystem;
 
 std::string comparison_table(const Comparison& c, bool markdown) {
   Table table{{"encoder", "params", "FLOPs/token", "seq. steps", "max path (n)", "train s", "tokens/s", "peak MB",
-               "train loss", "valid loss", "valid acc"}, {}};
+               "train loss", "valid loss", "valid acc"},
+              {}};
   for (const auto& r : c.runs) {
     const auto& o = r.outcome;
     const double flops_per_token = o.cost.flops / static_cast<double>(std::max<int64_t>(1, o.seq_len));
-    const std::string path = fmt::format("{} ({}){}", o.cost.max_path_length, o.seq_len, o.cost.connects_all ? "" : "*");
+    const std::string path =
+        fmt::format("{} ({}){}", o.cost.max_path_length, o.seq_len, o.cost.connects_all ? "" : "*");
     table.add({r.encoder, si(static_cast<double>(o.parameters)), si(flops_per_token),
-                    std::to_string(o.cost.sequential_steps), path, fmt::format("{:.1f}", o.wall_s),
-                    si(o.tokens_per_s), fmt::format("{:.0f}", o.peak_rss_mb), fmt::format("{:.4f}", o.train_loss),
-                    fmt::format("{:.4f}", o.valid.loss), fmt::format("{:.4f}", o.valid.accuracy)});
+               std::to_string(o.cost.sequential_steps), path, fmt::format("{:.1f}", o.wall_s), si(o.tokens_per_s),
+               fmt::format("{:.0f}", o.peak_rss_mb), fmt::format("{:.4f}", o.train_loss),
+               fmt::format("{:.4f}", o.valid.loss), fmt::format("{:.4f}", o.valid.accuracy)});
   }
   std::string out = table.render(markdown);
   bool partial = false;
@@ -40,9 +42,8 @@ std::string comparison_table(const Comparison& c, bool markdown) {
       for (const auto& [g, ct] : r.outcome.valid.by_group) groups.insert(g);
     Table by{{c.group_name}, {}};
     for (const auto& r : c.runs) {
-      by.header.push_back(r.encoder + (r.outcome.cost.connects_all
-                                           ? ""
-                                           : fmt::format(" (reach {})", r.outcome.cost.reach_before)));
+      by.header.push_back(r.encoder +
+                          (r.outcome.cost.connects_all ? "" : fmt::format(" (reach {})", r.outcome.cost.reach_before)));
     }
     for (auto g : groups) {
       std::vector<std::string> row = {std::to_string(g)};
@@ -67,8 +68,7 @@ std::vector<std::pair<double, double>> read_metric(const std::string& metrics_pa
       auto j = nlohmann::json::parse(line);
       if (j.value("split", "") == split && j.contains(field))
         points.emplace_back(j["step"].get<double>(), j[field].get<double>());
-    } catch (const nlohmann::json::exception&) {
-    }
+    } catch (const nlohmann::json::exception&) {}
   }
   return points;
 }
@@ -97,8 +97,8 @@ std::string write_comparison_report(const Comparison& c, const std::string& run_
   auto add = [&](const std::string& caption, const std::string& file) {
     if (!file.empty()) figures.emplace_back(caption, file);
   };
-  add("Training loss", curves("train", "loss", "Training loss (mean over each logging window)", "cross-entropy",
-                              "train_loss.png"));
+  add("Training loss",
+      curves("train", "loss", "Training loss (mean over each logging window)", "cross-entropy", "train_loss.png"));
   add("Validation loss", curves("valid", "loss", "Validation loss", "cross-entropy", "valid_loss.png"));
   add("Validation accuracy", curves("valid", "accuracy", "Validation accuracy", "accuracy", "valid_accuracy.png"));
   if (!c.group_name.empty()) {
@@ -125,11 +125,11 @@ std::string write_comparison_report(const Comparison& c, const std::string& run_
   std::ofstream out(report);
   const auto& first = c.runs.front().outcome;
   out << "# seqenc comparison\n\n";
-  out << fmt::format("Task `{}`, longest sequence n = {}; every encoder trained on the same data, seed and budget "
-                     "({} steps). Per-run details: `<encoder>/result.json`, `<encoder>/metrics.jsonl`, "
-                     "`<encoder>/config.yaml`.\n\n",
-                     c.task, first.seq_len,
-                     first.state.step);
+  out << fmt::format(
+      "Task `{}`, longest sequence n = {}; every encoder trained on the same data, seed and budget "
+      "({} steps). Per-run details: `<encoder>/result.json`, `<encoder>/metrics.jsonl`, "
+      "`<encoder>/config.yaml`.\n\n",
+      c.task, first.seq_len, first.state.step);
   out << comparison_table(c, true) << "\n";
   out << "FLOPs per token are the analytic forward FLOPs of the encoder (2 x multiply-adds of its matrix products "
          "and convolutions) at n, divided by n. Sequential steps and maximum path length are the section's "

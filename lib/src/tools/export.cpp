@@ -11,8 +11,8 @@
 
 #include "seqenc/nn/cnn_encoder.h"
 #include "seqenc/nn/rnn_encoder.h"
-#include "seqenc/train/trainer.h"
 #include "seqenc/nn/transformer_encoder.h"
+#include "seqenc/train/trainer.h"
 
 namespace seqenc {
 
@@ -51,8 +51,8 @@ torch::jit::Module script_model(SequenceModelImpl& model, const ExportMetadata& 
 }
 
 void save_scripted(torch::jit::Module& module, const ExportMetadata& meta, const std::string& path) {
-  nlohmann::json info = {{"format", "seqenc-export-1"}, {"task", meta.task},          {"head", meta.head},
-                         {"tokenizer", meta.tokenizer},  {"max_len", meta.max_len}, {"vocab", meta.vocab},
+  nlohmann::json info = {{"format", "seqenc-export-1"}, {"task", meta.task},       {"head", meta.head},
+                         {"tokenizer", meta.tokenizer}, {"max_len", meta.max_len}, {"vocab", meta.vocab},
                          {"labels", meta.labels}};
   std::string vocab, labels;
   for (const auto& v : meta.vocab) vocab += v + "\n";

@@ -59,7 +59,8 @@ std::string heatmap_body(const HeatMap& m, const std::string& block) {
   }
   s << "EOD\n";
   s << "set title " << quoted(m.title) << "\nset xlabel " << quoted(m.xlabel) << "\nset ylabel " << quoted(m.ylabel)
-    << "\n" << palette(m.palette);
+    << "\n"
+    << palette(m.palette);
   const size_t rows = m.values.size(), cols = rows ? m.values[0].size() : 0;
   s << fmt::format("set xrange [-0.5:{}]\nset yrange [{}:-0.5]\n", cols - 0.5, rows - 0.5);
   s << "plot $" << block << " matrix with image notitle\n";

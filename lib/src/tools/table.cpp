@@ -28,8 +28,10 @@ std::string Table::render(bool markdown) const {
   for (size_t j = 0; j < width.size(); ++j) {
     const bool right = j > 0 && align_numbers;
     const size_t w = std::max<size_t>(width[j], 3);
-    if (markdown) rule += " " + std::string(right ? "" : ":") + std::string(w - 1, '-') + (right ? ":" : "") + " |";
-    else rule += (j ? "  " : "") + std::string(width[j], '-');
+    if (markdown)
+      rule += " " + std::string(right ? "" : ":") + std::string(w - 1, '-') + (right ? ":" : "") + " |";
+    else
+      rule += (j ? "  " : "") + std::string(width[j], '-');
   }
   out += rule + "\n";
   for (const auto& r : rows) out += line(r);

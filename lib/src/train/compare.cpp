@@ -13,8 +13,8 @@ bool Comparison::finished() const {
 
 namespace {
 // One configuration per encoder, all checked before anything trains.
-std::vector<Config> variants_of(const Config& config, const std::vector<std::string>& encoders,
-                                const RunDir& dir, bool resume) {
+std::vector<Config> variants_of(const Config& config, const std::vector<std::string>& encoders, const RunDir& dir,
+                                bool resume) {
   if (encoders.empty()) throw ConfigError("--encoders: give at least one encoder");
   const auto known = encoder_names();
   std::vector<Config> variants;
@@ -28,8 +28,9 @@ std::vector<Config> variants_of(const Config& config, const std::vector<std::str
     for (const auto& p : validate(c)) problems.push_back(name + ": " + p);
     const RunDir sub(dir.path() / name);
     if (!resume && sub.holds_run()) {
-      problems.push_back(sub.str() + " already holds a run; pass --resume to continue the comparison, or choose "
-                                     "another --run-dir");
+      problems.push_back(sub.str() +
+                         " already holds a run; pass --resume to continue the comparison, or choose "
+                         "another --run-dir");
     }
     variants.push_back(c);
   }

@@ -23,8 +23,6 @@ struct Field {
   std::function<YAML::Node()> get;
 };
 
-
-
 class Schema {
  public:
   explicit Schema(Config& c) {
@@ -121,8 +119,8 @@ class Schema {
     const Field* f = find(key);
     if (!f) return key + ": unknown key" + suggestion(key);
     if (!value.IsScalar()) return key + ": expected " + f->type + ", got a " + (value.IsMap() ? "mapping" : "list");
-    const bool listed = f->choices.empty() ||
-                        std::find(f->choices.begin(), f->choices.end(), value.Scalar()) != f->choices.end();
+    const bool listed =
+        f->choices.empty() || std::find(f->choices.begin(), f->choices.end(), value.Scalar()) != f->choices.end();
     if (!listed) return key + ": '" + value.Scalar() + "' is not one of " + join(f->choices, ", ");
     try {
       f->set(value);
@@ -154,9 +152,12 @@ class Schema {
     };
     f.get = [&field] {
       // Shortest text that reads back to the same double: 0.0003, not 0.00029999999999999997.
-      if constexpr (std::is_enum_v<T>) return YAML::Node(name_of(field));
-      else if constexpr (std::is_floating_point_v<T>) return YAML::Node(fmt::format("{}", field));
-      else return YAML::Node(field);
+      if constexpr (std::is_enum_v<T>)
+        return YAML::Node(name_of(field));
+      else if constexpr (std::is_floating_point_v<T>)
+        return YAML::Node(fmt::format("{}", field));
+      else
+        return YAML::Node(field);
     };
     // A closed choice: its names come from the enum, and it is parsed here, once.
     if constexpr (std::is_enum_v<T>) f.choices = choice_names<T>();
@@ -166,12 +167,18 @@ class Schema {
 
   template <typename T>
   static std::string type_name() {
-    if constexpr (std::is_enum_v<T>) return "a name";
-    else if constexpr (std::is_same_v<T, bool>) return "true or false";
-    else if constexpr (std::is_same_v<T, std::string>) return "a string";
-    else if constexpr (std::is_floating_point_v<T>) return "a number";
-    else if constexpr (std::is_unsigned_v<T>) return "a non-negative integer";
-    else return "an integer";
+    if constexpr (std::is_enum_v<T>)
+      return "a name";
+    else if constexpr (std::is_same_v<T, bool>)
+      return "true or false";
+    else if constexpr (std::is_same_v<T, std::string>)
+      return "a string";
+    else if constexpr (std::is_floating_point_v<T>)
+      return "a number";
+    else if constexpr (std::is_unsigned_v<T>)
+      return "a non-negative integer";
+    else
+      return "an integer";
   }
 
   static size_t distance(const std::string& a, const std::string& b) {
@@ -300,7 +307,8 @@ std::vector<std::string> validate(const Config& c) {
   need(t.lr > 0, "train.lr: must be > 0");
   need(t.weight_decay >= 0, "train.weight_decay: must be >= 0");
   need(t.warmup >= 0, "train.warmup: must be >= 0");
-  need(t.schedule != Schedule::warmup_inverse_sqrt || t.warmup > 0, "train.warmup: must be > 0 for warmup_inverse_sqrt");
+  need(t.schedule != Schedule::warmup_inverse_sqrt || t.warmup > 0,
+       "train.warmup: must be > 0 for warmup_inverse_sqrt");
   need(t.clip_norm >= 0, "train.clip_norm: must be >= 0");
   need(t.label_smoothing >= 0 && t.label_smoothing < 1, "train.label_smoothing: must be in [0, 1)");
   need(t.threads >= 0, "train.threads: must be >= 0");

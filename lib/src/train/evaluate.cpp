@@ -1,7 +1,7 @@
 #include "seqenc/train/evaluate.h"
 
-#include "seqenc/data/batching.h"
 #include "json.h"
+#include "seqenc/data/batching.h"
 
 namespace seqenc {
 
@@ -47,8 +47,8 @@ EvalResult evaluate(SequenceModelImpl& model, const Dataset& data, int64_t batch
     auto out = model.labelled_logits(batch.tokens.to(device), batch.valid_lens.to(device), batch.labels.to(device));
     r.examples += static_cast<int64_t>(indices.size());
     if (out.labels.numel() == 0) continue;
-    loss_sum += F::cross_entropy(out.logits, out.labels, F::CrossEntropyFuncOptions().reduction(torch::kSum))
-                    .item<double>();
+    loss_sum +=
+        F::cross_entropy(out.logits, out.labels, F::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
     auto hits = out.logits.argmax(-1).eq(out.labels).cpu();
     correct += hits.sum().item<int64_t>();
     r.labels += out.labels.numel();

@@ -39,10 +39,12 @@ LoadedRun load_run(const std::string& run_dir, CheckpointKind checkpoint) {
   run.task = is_synthetic_task(d.task) ? load_task(d) /* regenerated exactly from the seed */
                                        : saved_file_task(dir, d);
   const auto name = "checkpoint_" + name_of(checkpoint) + ".pt";
-  if (!std::filesystem::exists(dir.file(name))) throw CheckpointError(run_dir + ": no " + name + "; train the run first");
+  if (!std::filesystem::exists(dir.file(name)))
+    throw CheckpointError(run_dir + ": no " + name + "; train the run first");
   run.model = build_model(run.config, run.task);
   run.state = load_checkpoint(dir.file(name).string(), *run.model, nullptr);
   run.model->eval();
+  run.warnings = run.task.warnings();
   return run;
 }
 
@@ -54,6 +56,7 @@ EvalResult evaluate_run(LoadedRun& run, const std::string& data_file) {
     throw ConfigError("--data: task " + run.config.data.task + " is synthetic; it has no data files");
   }
   auto data = read_file(data_file, run.config.data, run.task.vocab, run.task.label_names, true);
+  run.warnings.insert(run.warnings.end(), data.warnings.begin(), data.warnings.end());
   return evaluate(*run.model, data, run.config.train.batch_size, device);
 }
 

@@ -18,7 +18,8 @@ bool RunDir::holds_run() const { return fs::exists(last_checkpoint()); }
 void RunDir::check_can_start(bool resume, const std::string& resume_hint) const {
   if (resume && !holds_run()) throw ConfigError(str() + ": no checkpoint_last.pt to resume from");
   if (!resume && holds_run()) {
-    throw ConfigError(str() + " already holds a run; pass --resume to " + resume_hint + ", or choose another --run-dir");
+    throw ConfigError(str() + " already holds a run; pass --resume to " + resume_hint +
+                      ", or choose another --run-dir");
   }
 }
 

@@ -21,9 +21,7 @@ namespace {
 
 using json = nlohmann::json;
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 std::string format_duration(double s) {
   if (!std::isfinite(s) || s < 0) return "?";
@@ -65,7 +63,8 @@ class Progress {
 std::shared_ptr<spdlog::logger> make_logger(const RunDir& dir, bool quiet, const Rank& rank) {
   std::vector<spdlog::sink_ptr> sinks;
   if (!quiet) sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
-  if (rank.writes()) sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(dir.file("train.log").string()));
+  if (rank.writes())
+    sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(dir.file("train.log").string()));
   auto logger = std::make_shared<spdlog::logger>("seqenc", sinks.begin(), sinks.end());
   logger->set_pattern(rank.world_size > 1 ? fmt::format("[%Y-%m-%d %H:%M:%S] [rank {}] %v", rank.rank)
                                           : std::string("[%Y-%m-%d %H:%M:%S] %v"));
@@ -73,7 +72,8 @@ std::shared_ptr<spdlog::logger> make_logger(const RunDir& dir, bool quiet, const
   return logger;
 }
 
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& t, const std::vector<torch::Tensor>& params) {
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& t,
+                                                        const std::vector<torch::Tensor>& params) {
   switch (t.optimizer) {
     case OptimizerKind::adamw:
       return std::make_unique<torch::optim::AdamW>(params,
@@ -96,8 +96,13 @@ TaskData load_checked_task(const Config& config) {
 
 struct Trainer::Impl {
   Impl(const Config& c, const std::string& run_dir, bool resume, TrainControl ctl, Rank r)
-      : config(c), t(c.train), dir(run_dir, r.writes()), control(std::move(ctl)), rank(r),
-        device(resolve_device(t.device)), task((dir.check_can_start(resume, "continue it"), load_checked_task(c))),
+      : config(c),
+        t(c.train),
+        dir(run_dir, r.writes()),
+        control(std::move(ctl)),
+        rank(r),
+        device(resolve_device(t.device)),
+        task((dir.check_can_start(resume, "continue it"), load_checked_task(c))),
         batcher(task.train, t.batch_size, true, t.seed, t.bucket),
         total_steps(t.steps > 0 ? t.steps : t.epochs * batcher.num_batches()),
         progress(!control.quiet && rank.writes()) {}
@@ -214,13 +219,20 @@ void Trainer::log_step(double loss) {
   const double elapsed = m.train_elapsed();
   const double session_s = std::max(1e-9, elapsed - s.elapsed_s);
   const double tokens_per_s = static_cast<double>(s.tokens_seen - m.tokens_at_start) / session_s;
-  const double eta = session_s / static_cast<double>(s.step - m.step_at_start) * static_cast<double>(m.total_steps - s.step);
+  const double eta =
+      session_s / static_cast<double>(s.step - m.step_at_start) * static_cast<double>(m.total_steps - s.step);
   m.progress.update(s.step, m.total_steps, loss, tokens_per_s, eta);
   if (s.step % m.t.log_every != 0 && !done()) return;
   m.train_loss = s.window_loss / static_cast<double>(s.window_steps);
-  m.dir.append_metrics(json{{"step", s.step}, {"epoch", s.epoch}, {"split", "train"}, {"loss", m.train_loss},
-                            {"lr", m.lr}, {"tokens_per_s", tokens_per_s}, {"elapsed_s", elapsed}}
-                           .dump());
+  m.dir.append_metrics(json{
+      {"step", s.step},
+      {"epoch", s.epoch},
+      {"split", "train"},
+      {"loss", m.train_loss},
+      {"lr", m.lr},
+      {"tokens_per_s", tokens_per_s},
+      {"elapsed_s",
+       elapsed}}.dump());
   if (!m.progress.enabled()) {
     m.say(fmt::format("step {}/{} loss {:.4f} lr {:.2e} {:.0f} tok/s", s.step, m.total_steps, m.train_loss, m.lr,
                       tokens_per_s));
@@ -305,23 +317,24 @@ TrainOutcome Trainer::finish(StopReason reason) {
   if (reason == StopReason::interrupted || reason == StopReason::stopped) {
     save_last();
     if (reason == StopReason::interrupted) {
-      m.log->warn("stopped by {} at step {}; checkpoint saved. Resume with: seqenc train --config {}/config.yaml "
-                  "--run-dir {} --resume",
-                  m.stop_cause, m.state.step, m.dir.str(), m.dir.str());
+      m.log->warn(
+          "stopped by {} at step {}; checkpoint saved. Resume with: seqenc train --config {}/config.yaml "
+          "--run-dir {} --resume",
+          m.stop_cause, m.state.step, m.dir.str(), m.dir.str());
     }
     out.state = m.snapshot();
     return out;
   }
   if (reason == StopReason::early_stopping) {
-    m.say(fmt::format("early stopping at step {}: no improvement in {} validations", m.state.step,
-                      m.t.early_stopping));
+    m.say(fmt::format("early stopping at step {}: no improvement in {} validations", m.state.step, m.t.early_stopping));
   }
   out.state = m.snapshot();
   out.wall_s = out.state.elapsed_s;
   out.tokens_per_s = static_cast<double>(out.state.tokens_seen) / std::max(1e-9, out.wall_s);
   out.peak_rss_mb = peak_rss_mb();
   // Final metrics come from the best checkpoint.
-  if (std::filesystem::exists(m.dir.best_checkpoint())) load_checkpoint(m.dir.best_checkpoint().string(), *m.model, nullptr);
+  if (std::filesystem::exists(m.dir.best_checkpoint()))
+    load_checkpoint(m.dir.best_checkpoint().string(), *m.model, nullptr);
   out.valid = evaluate(*m.model, m.task.valid, m.t.batch_size, m.device);
   out.test = evaluate(*m.model, m.task.test, m.t.batch_size, m.device);
   const auto& s = out.state;
@@ -386,7 +399,8 @@ double scheduled_lr(const TrainOptions& t, int64_t step, int64_t total_steps) {
 
 torch::Device resolve_device(DeviceKind device) {
   const bool cuda = torch::cuda::is_available();
-  if (device == DeviceKind::cuda && !cuda) throw ConfigError("train.device: cuda requested but CUDA is not available here");
+  if (device == DeviceKind::cuda && !cuda)
+    throw ConfigError("train.device: cuda requested but CUDA is not available here");
   if (device == DeviceKind::cuda || (device == DeviceKind::automatic && cuda)) return torch::kCUDA;
   return torch::kCPU;
 }

@@ -11,11 +11,11 @@
 namespace seqenc {
 
 struct Batch {
-  at::Tensor tokens;      // int64 (B, n), padded with <pad>
-  at::Tensor valid_lens;  // int64 (B,)
-  at::Tensor labels;      // int64 (B,) or (B, n), kIgnoreLabel where none
-  at::Tensor groups;      // int64, labels' shape, -1 where none
-  int64_t num_tokens = 0; // real (unpadded) tokens
+  at::Tensor tokens;       // int64 (B, n), padded with <pad>
+  at::Tensor valid_lens;   // int64 (B,)
+  at::Tensor labels;       // int64 (B,) or (B, n), kIgnoreLabel where none
+  at::Tensor groups;       // int64, labels' shape, -1 where none
+  int64_t num_tokens = 0;  // real (unpadded) tokens
 };
 
 class Batcher {

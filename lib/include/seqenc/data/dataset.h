@@ -32,12 +32,12 @@ struct DataOptions {
   int64_t max_vocab = 50000;
   // synthetic tasks
   int64_t train_size = 4000, valid_size = 500, test_size = 500;
-  int64_t symbols = 16;                      // distinct content symbols
-  int64_t min_len = 48, seq_len = 64;        // sequence lengths drawn from [min_len, seq_len]
+  int64_t symbols = 16;                         // distinct content symbols
+  int64_t min_len = 48, seq_len = 64;           // sequence lengths drawn from [min_len, seq_len]
   int64_t min_distance = 1, max_distance = 16;  // lag: lookup distances
-  int64_t queries = 4;                       // lag: query positions per sequence
-  int64_t pairs = 8;                         // recall: key-value pairs (at most)
-  int64_t max_depth = 3, max_args = 4;       // listops
+  int64_t queries = 4;                          // lag: query positions per sequence
+  int64_t pairs = 8;                            // recall: key-value pairs (at most)
+  int64_t max_depth = 3, max_args = 4;          // listops
 };
 
 // Examples stored flat (memory of the order of the token count): example i
@@ -70,7 +70,7 @@ struct TaskData {
   bool causal = false;                   // the task needs a causal encoder (lm)
   Dataset train, valid, test;
   int64_t num_classes() const { return static_cast<int64_t>(label_names.size()); }
-  int64_t max_length() const;  // longest sequence over the splits
+  int64_t max_length() const;                 // longest sequence over the splits
   std::vector<std::string> warnings() const;  // of every split
 };
 

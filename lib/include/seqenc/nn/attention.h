@@ -26,8 +26,8 @@ inline constexpr double kMaskedScore = -1e6;
 torch::Tensor masked_softmax(const torch::Tensor& X, const torch::Tensor& valid_lens);
 
 // Boolean (batch, queries, keys) mask of the positions masked_softmax keeps.
-torch::Tensor valid_key_mask(const torch::Tensor& valid_lens, int64_t batch, int64_t num_queries,
-                             int64_t num_keys, const torch::Device& device);
+torch::Tensor valid_key_mask(const torch::Tensor& valid_lens, int64_t batch, int64_t num_queries, int64_t num_keys,
+                             const torch::Device& device);
 
 // Causal valid_lens: query t of example b sees keys [0, min(t + 1, valid_lens[b])).
 torch::Tensor causal_valid_lens(const torch::Tensor& valid_lens, int64_t num_queries);
@@ -41,9 +41,9 @@ class DotProductAttentionImpl : public torch::nn::Module {
   // queries (B, q, d), keys (B, k, d), values (B, k, v). rel_keys and
   // rel_values, when defined, are (q, k, d) relative-position tables
   // (Shaw et al. 2018) added to the keys in the scores and to the values.
-  torch::Tensor forward(const torch::Tensor& queries, const torch::Tensor& keys,
-                        const torch::Tensor& values, const torch::Tensor& valid_lens = {},
-                        const torch::Tensor& rel_keys = {}, const torch::Tensor& rel_values = {});
+  torch::Tensor forward(const torch::Tensor& queries, const torch::Tensor& keys, const torch::Tensor& values,
+                        const torch::Tensor& valid_lens = {}, const torch::Tensor& rel_keys = {},
+                        const torch::Tensor& rel_values = {});
 
   // Weights of the last forward pass, before dropout, detached (B, q, k).
   const torch::Tensor& attention_weights() const { return attention_weights_; }
@@ -63,8 +63,8 @@ class MultiHeadAttentionImpl : public torch::nn::Module {
   MultiHeadAttentionImpl(int64_t num_hiddens, int64_t num_heads, double dropout, bool bias = false,
                          int64_t max_relative_position = 0);
 
-  torch::Tensor forward(const torch::Tensor& queries, const torch::Tensor& keys,
-                        const torch::Tensor& values, const torch::Tensor& valid_lens = {});
+  torch::Tensor forward(const torch::Tensor& queries, const torch::Tensor& keys, const torch::Tensor& values,
+                        const torch::Tensor& valid_lens = {});
 
   // Weights of the last forward pass, (B, num_heads, q, k).
   torch::Tensor attention_weights() const;

@@ -26,8 +26,7 @@ class TorchScriptWriter {
   static std::string attr(const std::string& path, const std::string& name);
   // Expressions that apply a module the way its C++ forward does.
   static std::string linear(const std::string& x, const torch::nn::LinearImpl& module, const std::string& path);
-  static std::string layer_norm(const std::string& x, const torch::nn::LayerNormImpl& module,
-                                const std::string& path);
+  static std::string layer_norm(const std::string& x, const torch::nn::LayerNormImpl& module, const std::string& path);
   // A double as TorchScript reads it back exactly.
   static std::string real(double value);
 

@@ -21,7 +21,7 @@ struct LinePlot {
 struct HeatMap {
   std::string title, xlabel, ylabel;
   std::vector<std::vector<double>> values;  // rows (y) x columns (x)
-  std::string palette = "viridis";           // viridis | diverging
+  std::string palette = "viridis";          // viridis | diverging
 };
 
 // Renders to a PNG; returns false (and warns once) when gnuplot is unavailable or fails.

@@ -7,8 +7,8 @@
 namespace seqenc {
 
 struct Prediction {
-  std::vector<std::string> labels;       // one (classify) or one per token (tag, lm: the next token)
-  std::vector<double> probabilities;     // the probability of each predicted label
+  std::vector<std::string> labels;                // one (classify) or one per token (tag, lm: the next token)
+  std::vector<double> probabilities;              // the probability of each predicted label
   std::vector<std::vector<double>> distribution;  // classify: every class's probability (one row)
 };
 

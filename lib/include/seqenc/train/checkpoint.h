@@ -18,9 +18,9 @@ struct TrainingState {
   double best_metric = -1;     // best validation accuracy so far
   int64_t best_step = -1;
   int64_t evals_without_improvement = 0;
-  double elapsed_s = 0;        // training time before this process
+  double elapsed_s = 0;  // training time before this process
   int64_t tokens_seen = 0;
-  double window_loss = 0;      // training loss summed since the last log line
+  double window_loss = 0;  // training loss summed since the last log line
   int64_t window_steps = 0;
 };
 

@@ -30,16 +30,16 @@ struct TrainOptions {
   OptimizerKind optimizer = OptimizerKind::adam;
   double weight_decay = 0.0;
   Schedule schedule = Schedule::constant;
-  int64_t warmup = 0;                 // steps of linear warm-up
-  double clip_norm = 1.0;             // 0: no clipping
+  int64_t warmup = 0;      // steps of linear warm-up
+  double clip_norm = 1.0;  // 0: no clipping
   double label_smoothing = 0.0;
   uint64_t seed = 1;
-  int64_t threads = 0;          // 0: LibTorch's default
+  int64_t threads = 0;  // 0: LibTorch's default
   DeviceKind device = DeviceKind::cpu;
-  int64_t eval_every = 200;     // steps between validations (and checkpoints)
-  int64_t log_every = 50;       // steps between training log lines
-  int64_t early_stopping = 0;   // validations without improvement before stopping; 0: off
-  bool bucket = false;          // batch examples of similar length together
+  int64_t eval_every = 200;    // steps between validations (and checkpoints)
+  int64_t log_every = 50;      // steps between training log lines
+  int64_t early_stopping = 0;  // validations without improvement before stopping; 0: off
+  bool bucket = false;         // batch examples of similar length together
 };
 
 struct BenchOptions {
@@ -52,13 +52,13 @@ struct BenchOptions {
 };
 
 struct AnalyzeOptions {
-  int64_t min_n = 16, max_n = 4096;   // cost and latency sweeps over n (doubling)
-  int64_t num_hiddens = 64;           // d of the n sweeps
-  int64_t fixed_n = 256;              // n of the d sweep
-  int64_t min_d = 16, max_d = 512;    // d sweep (doubling)
-  int64_t repeats = 3;                // timings are medians over repeats
-  int64_t max_path_n = 64;            // path-length measurements up to this n
-  bool train = true;                  // section 4 and 6 train the comparison (compare)
+  int64_t min_n = 16, max_n = 4096;  // cost and latency sweeps over n (doubling)
+  int64_t num_hiddens = 64;          // d of the n sweeps
+  int64_t fixed_n = 256;             // n of the d sweep
+  int64_t min_d = 16, max_d = 512;   // d sweep (doubling)
+  int64_t repeats = 3;               // timings are medians over repeats
+  int64_t max_path_n = 64;           // path-length measurements up to this n
+  bool train = true;                 // section 4 and 6 train the comparison (compare)
 };
 
 struct Config {

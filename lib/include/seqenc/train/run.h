@@ -1,6 +1,7 @@
 // A finished (or checkpointed) run read back from its directory, for eval and export.
 #pragma once
 #include <string>
+#include <vector>
 
 #include "seqenc/train/checkpoint.h"
 #include "seqenc/train/config.h"
@@ -13,6 +14,7 @@ struct LoadedRun {
   TaskData task;  // vocabulary and labels from the run; test split only for file tasks
   SequenceModel model{nullptr};
   TrainingState state;
+  std::vector<std::string> warnings;  // from reading its data (e.g. truncated lines): the caller shows them
 };
 
 enum class CheckpointKind { best, last };

@@ -45,14 +45,14 @@ struct TrainOutcome {
   StopReason stop_reason = StopReason::completed;
   std::string run_dir;
   TrainingState state;
-  double train_loss = 0;      // mean over the last logging window
-  EvalResult valid, test;     // of the best checkpoint (completed and early-stopped runs)
-  std::string group_name;     // what the task's groups measure ("distance"), empty if none
-  double wall_s = 0;          // training time, evaluation excluded
+  double train_loss = 0;   // mean over the last logging window
+  EvalResult valid, test;  // of the best checkpoint (completed and early-stopped runs)
+  std::string group_name;  // what the task's groups measure ("distance"), empty if none
+  double wall_s = 0;       // training time, evaluation excluded
   double tokens_per_s = 0;
   double peak_rss_mb = 0;
   int64_t parameters = 0;
-  int64_t seq_len = 0;        // n at which cost is given: the task's longest sequence
+  int64_t seq_len = 0;  // n at which cost is given: the task's longest sequence
   EncoderCost cost;
   bool finished() const { return stop_reason == StopReason::completed || stop_reason == StopReason::early_stopping; }
 };
