@@ -167,11 +167,9 @@ class Schema {
 
   template <typename T>
   static std::string type_name() {
-    if constexpr (std::is_enum_v<T>)
-      return "a name";
-    else if constexpr (std::is_same_v<T, bool>)
+    if constexpr (std::is_same_v<T, bool>)
       return "true or false";
-    else if constexpr (std::is_same_v<T, std::string>)
+    else if constexpr (std::is_same_v<T, std::string> || std::is_enum_v<T>)
       return "a string";
     else if constexpr (std::is_floating_point_v<T>)
       return "a number";
