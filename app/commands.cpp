@@ -54,14 +54,26 @@ void print_prediction(const Prediction& p, const std::vector<std::string>& class
   fmt::print("{}\n", j.dump());
 }
 
+// What train and compare share before training: the configuration, the run directory, the process set up.
+struct TrainingRun {
+  Config config;
+  std::string dir;
+};
+
+TrainingRun prepare_training(const std::string& config_path, const std::vector<std::string>& overrides,
+                             const std::string& run_dir, bool resume, const std::string& prefix) {
+  if (resume && run_dir.empty()) throw ConfigError("--resume needs --run-dir");
+  TrainingRun run{load_config(config_path, overrides),
+                  run_dir.empty() ? default_run_dir(prefix, config_path) : run_dir};
+  use_threads(run.config.train.threads);
+  install_stop_handlers();
+  return run;
+}
+
 }  // namespace
 
 int train_command(const TrainArgs& args) {
-  if (args.resume && args.run_dir.empty()) throw ConfigError("--resume needs --run-dir");
-  auto config = load_config(args.config, args.overrides);
-  const auto dir = args.run_dir.empty() ? default_run_dir("", args.config) : args.run_dir;
-  use_threads(config.train.threads);
-  install_stop_handlers();
+  const auto [config, dir] = prepare_training(args.config, args.overrides, args.run_dir, args.resume, "");
   auto outcome = train(config, dir, args.resume, train_control());
   if (outcome.finished()) fmt::print("run directory: {}\n", dir);
   return exit_code(outcome.stop_reason);
@@ -87,11 +99,7 @@ int eval_command(const EvalArgs& args) {
 }
 
 int compare_command(const CompareArgs& args) {
-  if (args.resume && args.run_dir.empty()) throw ConfigError("--resume needs --run-dir");
-  auto config = load_config(args.config, args.overrides);
-  const auto dir = args.run_dir.empty() ? default_run_dir("compare-", args.config) : args.run_dir;
-  use_threads(config.train.threads);
-  install_stop_handlers();
+  const auto [config, dir] = prepare_training(args.config, args.overrides, args.run_dir, args.resume, "compare-");
   auto result = compare(config, split_list(args.encoders), dir, train_control(), args.resume);
   if (!result.finished()) {
     const auto reason = result.runs.back().outcome.stop_reason;
