@@ -150,8 +150,10 @@ int analyze_command(const AnalyzeArgs& args) {
   auto config = load_config(args.config, args.overrides);
   use_threads(config.train.threads);
   install_stop_handlers();
-  fmt::print("report: {}\n", write_analysis(config, args.out, train_control()));
-  return 0;
+  const auto outcome = write_analysis(config, args.out, train_control());
+  fmt::print("report: {}{}\n", outcome.report_path,
+             outcome.stop_reason == StopReason::completed ? "" : " (incomplete: " + name_of(outcome.stop_reason) + ")");
+  return exit_code(outcome.stop_reason);
 }
 
 int keys_command() {

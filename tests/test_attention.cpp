@@ -23,6 +23,7 @@ TEST_CASE("the section's shape check: self-attention keeps (2, 4, 100)", "[atten
 TEST_CASE("multi-head attention with 6 keys and values gives (2, 4, 100)", "[attention]") {
   MultiHeadAttention attention(100, 5, 0.5);
   attention->eval();
+  attention->record_weights(true);
   auto Q = torch::ones({2, 4, 100});
   auto KV = torch::ones({2, 6, 100});
   auto Y = attention(Q, KV, KV, torch::tensor({3, 2}));
@@ -139,6 +140,7 @@ TEST_CASE("relative position attention: shapes, padding invariance and offset cl
 TEST_CASE("dot-product attention keeps weights before dropout", "[attention]") {
   torch::manual_seed(6);
   DotProductAttention attention(0.5);
+  attention->record_weights(true);
   auto q = torch::randn({2, 3, 4}), k = torch::randn({2, 5, 4}), v = torch::randn({2, 5, 4});
   attention(q, k, v, torch::tensor({2, 5}));
   auto w = attention->attention_weights();
@@ -146,7 +148,7 @@ TEST_CASE("dot-product attention keeps weights before dropout", "[attention]") {
   CHECK(max_abs_diff(w, masked_softmax(torch::bmm(q, k.transpose(1, 2)) / 2.0, torch::tensor({2, 5}))) < 1e-6);
 }
 
-TEST_CASE("dropout keeps 1 - p of the entries, scaled by 1 / (1 - p); eval mode is the identity",
+TEST_CASE("dropout keeps 1 - p of the entries, scaled by 1 / (1 - p), eval mode is the identity",
           "[attention][dropout]") {
   torch::manual_seed(8);
   auto x = torch::ones({1000, 301});

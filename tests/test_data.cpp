@@ -312,7 +312,7 @@ TEST_CASE("batches: valid_lens are the real lengths, padding is <pad>", "[data][
   }
 }
 
-TEST_CASE("batches: over an epoch no example is lost or repeated; the last partial batch is kept", "[data][batching]") {
+TEST_CASE("batches: over an epoch no example is lost or repeated, the last partial batch is kept", "[data][batching]") {
   auto task = load_task(small("listops"));  // 50 examples
   for (bool bucket : {false, true}) {
     Batcher batcher(task.train, 8, true, 5, bucket);

@@ -238,7 +238,7 @@ TEST_CASE("the causal CNN reaches L(k-1) earlier positions", "[encoders][path]")
   CHECK(enc->cost(30).reach_before == 4);
 }
 
-TEST_CASE("encoders are built by name; an unknown name lists the known ones", "[encoders]") {
+TEST_CASE("encoders are built by name, an unknown name lists the known ones", "[encoders]") {
   auto o = tiny("lstm-ish");
   CHECK_THROWS_WITH(make_encoder(o),
                     Catch::Contains("unknown encoder 'lstm-ish'") && Catch::Contains("cnn, rnn, transformer"));
@@ -258,6 +258,7 @@ TEST_CASE("encoders are built by name; an unknown name lists the known ones", "[
 TEST_CASE("transformer attention weights of every block and head are readable", "[encoders]") {
   auto enc = make_encoder(tiny("transformer"));
   enc->eval();
+  std::dynamic_pointer_cast<TransformerEncoderImpl>(enc)->record_attention_weights(true);
   enc->forward(torch::randint(5, 30, {2, 7}), torch::tensor({7, 3}));
   auto weights = std::dynamic_pointer_cast<TransformerEncoderImpl>(enc)->attention_weights();
   REQUIRE(weights.size() == 2);

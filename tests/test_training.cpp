@@ -110,7 +110,7 @@ TEST_CASE("resume: k steps, stop, resume to N equals N steps straight", "[traini
   fs::remove_all(resumed);
 }
 
-TEST_CASE("a run directory holding a run is not overwritten; resume needs a checkpoint", "[training]") {
+TEST_CASE("a run directory holding a run is not overwritten, resume needs a checkpoint", "[training]") {
   auto config = tiny_config("cnn");
   config.train.steps = 5;
   TrainControl quiet;

@@ -25,9 +25,9 @@ class ConfigError : public Error {  // train: configuration, command line, run d
   using Error::Error;
 };
 
-class CheckpointError : public Error {  // train: a missing, damaged or foreign checkpoint
+class CheckpointError : public ConfigError {  // train: a missing, damaged or foreign checkpoint
  public:
-  using Error::Error;
+  using ConfigError::ConfigError;
 };
 
 class ExportError : public Error {  // tools: an export that cannot be written or read

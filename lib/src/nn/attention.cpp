@@ -6,12 +6,13 @@
 #include <fmt/format.h>
 
 #include "seqenc/error.h"
+#include "seqenc/nn/fused_attention.h"
 
 namespace seqenc {
 
 std::string head_split_problem(int64_t num_hiddens, int64_t num_heads) {
   if (num_heads <= 0) return "model.num_heads: must be > 0";
-  if (num_hiddens <= 0 || num_hiddens % num_heads != 0) {
+  if (num_hiddens > 0 && num_hiddens % num_heads != 0) {
     return "model.num_hiddens: " + std::to_string(num_hiddens) + " is not divisible by model.num_heads " +
            std::to_string(num_heads);
   }
@@ -33,11 +34,20 @@ torch::Tensor valid_key_mask(const torch::Tensor& valid_lens, int64_t batch, int
   return positions.view({1, 1, num_keys}) < lens;  // broadcasts to (B, q, k)
 }
 
+namespace {
+// masked_softmax on scores nobody else holds: the mask is filled in place, one broadcast (B, q|1, k) mask.
+torch::Tensor masked_softmax_(torch::Tensor& X, const torch::Tensor& valid_lens) {
+  if (valid_lens.defined()) {
+    const auto shape = X.sizes();
+    X.masked_fill_(valid_key_mask(valid_lens, shape[0], shape[1], shape[2], X.device()).logical_not(), kMaskedScore);
+  }
+  return torch::softmax(X, -1);
+}
+}  // namespace
+
 torch::Tensor masked_softmax(const torch::Tensor& X, const torch::Tensor& valid_lens) {
-  if (!valid_lens.defined()) return torch::softmax(X, -1);
-  const auto shape = X.sizes();
-  auto mask = valid_key_mask(valid_lens, shape[0], shape[1], shape[2], X.device());
-  return torch::softmax(X.masked_fill(mask.logical_not(), kMaskedScore), -1);
+  auto scores = X.clone();
+  return masked_softmax_(scores, valid_lens);
 }
 
 torch::Tensor causal_valid_lens(const torch::Tensor& valid_lens, int64_t num_queries) {
@@ -45,19 +55,28 @@ torch::Tensor causal_valid_lens(const torch::Tensor& valid_lens, int64_t num_que
   return torch::minimum(steps.unsqueeze(0), valid_lens.to(torch::kLong).unsqueeze(1));
 }
 
-DotProductAttentionImpl::DotProductAttentionImpl(double dropout)
-    : dropout_(register_module("dropout", Dropout(dropout))) {}
+DotProductAttentionImpl::DotProductAttentionImpl(double dropout, AttentionKernel kernel)
+    : dropout_(register_module("dropout", Dropout(dropout))), kernel_(kernel) {}
+
+bool DotProductAttentionImpl::uses_fused(const torch::Tensor& queries, bool relative) const {
+  return kernel_ != AttentionKernel::reference && !record_weights_ && !relative && fused_attention_supports(queries);
+}
 
 torch::Tensor DotProductAttentionImpl::forward(const torch::Tensor& queries, const torch::Tensor& keys,
                                                const torch::Tensor& values, const torch::Tensor& valid_lens,
                                                const torch::Tensor& rel_keys, const torch::Tensor& rel_values) {
-  const double d = static_cast<double>(queries.size(-1));
-  auto scores = torch::bmm(queries, keys.transpose(1, 2));
+  if (uses_fused(queries, rel_keys.defined())) {
+    attention_weights_ = torch::Tensor();
+    return fused_attention(queries, keys, values, valid_lens, {is_training() ? dropout_->p() : 0.0});
+  }
+  // Scale the (B, q, d) queries rather than the (B, q, k) scores: the same softmax, n/d times less work.
+  const auto scaled = queries * (1.0 / std::sqrt(static_cast<double>(queries.size(-1))));
+  auto scores = torch::bmm(scaled, keys.transpose(1, 2));
   if (rel_keys.defined()) {
     // q_i . a_ij for every (i, j): (q, B, d) x (q, d, k) -> (q, B, k)
-    scores = scores + torch::bmm(queries.transpose(0, 1), rel_keys.transpose(1, 2)).transpose(0, 1);
+    scores += torch::bmm(scaled.transpose(0, 1), rel_keys.transpose(1, 2)).transpose(0, 1);
   }
-  auto weights = masked_softmax(scores / std::sqrt(d), valid_lens);
+  auto weights = masked_softmax_(scores, valid_lens);
   attention_weights_ = weights.detach();
   auto dropped = dropout_(weights);
   auto out = torch::bmm(dropped, values);
@@ -69,8 +88,9 @@ torch::Tensor DotProductAttentionImpl::forward(const torch::Tensor& queries, con
 }
 
 MultiHeadAttentionImpl::MultiHeadAttentionImpl(int64_t num_hiddens, int64_t num_heads, double dropout, bool bias,
-                                               int64_t max_relative_position)
+                                               int64_t max_relative_position, AttentionKernel kernel)
     : num_hiddens_(num_hiddens), num_heads_(num_heads), max_relative_position_(max_relative_position) {
+  if (num_hiddens <= 0) throw ModelError("MultiHeadAttention: num_hiddens must be > 0");
   if (auto problem = head_split_problem(num_hiddens, num_heads); !problem.empty()) {
     throw ModelError("MultiHeadAttention: " + problem);
   }
@@ -89,7 +109,7 @@ MultiHeadAttentionImpl::MultiHeadAttentionImpl(int64_t num_hiddens, int64_t num_
     torch::nn::init::normal_(rel_keys->weight, 0.0, 0.02);
     torch::nn::init::normal_(rel_values->weight, 0.0, 0.02);
   }
-  attention_ = register_module("attention", DotProductAttention(dropout));
+  attention_ = register_module("attention", DotProductAttention(dropout, kernel));
 }
 
 torch::Tensor MultiHeadAttentionImpl::transpose_qkv(const torch::Tensor& X) const {

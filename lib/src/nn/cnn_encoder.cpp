@@ -16,6 +16,7 @@ std::vector<std::string> CnnEncoderImpl::problems(const EncoderOptions& o) {
 }
 
 CnnEncoderImpl::CnnEncoderImpl(const EncoderOptions& o) : EncoderImpl(o) {
+  require(problems(o), o);
   for (int64_t i = 0; i < o.num_layers; ++i) {
     convs.push_back(
         register_module("conv" + std::to_string(i),

@@ -52,11 +52,19 @@ void register_encoder(const std::string& name, EncoderFactory factory, EncoderVa
   registry()[name] = {std::move(factory), std::move(validator)};
 }
 
-std::vector<std::string> encoder_problems(const EncoderOptions& o) {
+namespace {
+// What every encoder needs, whatever its kind.
+std::vector<std::string> shared_problems(const EncoderOptions& o) {
   std::vector<std::string> p;
   if (o.num_hiddens <= 0) p.push_back("model.num_hiddens: must be > 0");
   if (o.num_layers <= 0) p.push_back("model.num_layers: must be > 0");
   if (!(o.dropout >= 0 && o.dropout < 1)) p.push_back("model.dropout: must be in [0, 1)");
+  return p;
+}
+}  // namespace
+
+std::vector<std::string> encoder_problems(const EncoderOptions& o) {
+  auto p = shared_problems(o);
   if (auto validator = find_registration(o.name).validator) {
     for (auto& problem : validator(o)) p.push_back(std::move(problem));
   }
@@ -68,13 +76,18 @@ std::shared_ptr<EncoderImpl> make_encoder(const EncoderOptions& options) {
   if (!factory) {
     throw ModelError("unknown encoder '" + options.name + "' (known: " + join(encoder_names(), ", ") + ")");
   }
+  EncoderImpl::require(encoder_problems(options), options);
   return factory(options);
 }
 
+void EncoderImpl::require(const std::vector<std::string>& problems, const EncoderOptions& options) {
+  if (!problems.empty()) throw ModelError(options.name + " encoder: " + join(problems, "; "));
+}
+
 EncoderImpl::EncoderImpl(EncoderOptions options) : options_(std::move(options)) {
-  auto problems = encoder_problems(options_);
+  auto problems = shared_problems(options_);
   if (options_.vocab_size <= 0) problems.insert(problems.begin(), "vocab_size: must be > 0");
-  if (!problems.empty()) throw ModelError(options_.name + " encoder: " + join(problems, "; "));
+  require(problems, options_);
   embedding = register_module("embedding", torch::nn::Embedding(options_.vocab_size, options_.num_hiddens));
 }
 

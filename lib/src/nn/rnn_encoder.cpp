@@ -15,6 +15,7 @@ std::vector<std::string> RnnEncoderImpl::problems(const EncoderOptions& o) {
 }
 
 RnnEncoderImpl::RnnEncoderImpl(const EncoderOptions& o) : EncoderImpl(o) {
+  require(problems(o), o);
   const double between_layers = o.num_layers > 1 ? o.dropout : 0.0;
   if (o.cell == Cell::gru) {
     gru = register_module("gru", torch::nn::GRU(torch::nn::GRUOptions(o.num_hiddens, o.num_hiddens)

@@ -10,10 +10,14 @@
 
 namespace seqenc {
 
-std::string TorchScriptWriter::attr(const std::string& path, const std::string& name) {
-  std::string flat = path + "_" + name;
+std::string TorchScriptWriter::attribute_name(const std::string& dotted) {
+  std::string flat = dotted;
   std::replace(flat.begin(), flat.end(), '.', '_');
-  return "self." + flat;
+  return flat;
+}
+
+std::string TorchScriptWriter::attr(const std::string& path, const std::string& name) {
+  return "self." + attribute_name(path + "." + name);
 }
 
 std::string TorchScriptWriter::linear(const std::string& x, const torch::nn::LinearImpl& module,

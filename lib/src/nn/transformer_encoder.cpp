@@ -23,8 +23,8 @@ torch::Tensor AddNormImpl::forward(const torch::Tensor& X, const torch::Tensor& 
 
 TransformerEncoderBlockImpl::TransformerEncoderBlockImpl(const EncoderOptions& o) : pre_norm_(o.pre_norm) {
   const int64_t max_rel = o.pos_encoding == PosEncoding::relative ? o.max_relative_position : 0;
-  attention = register_module("attention",
-                              MultiHeadAttention(o.num_hiddens, o.num_heads, o.dropout, o.attention_bias, max_rel));
+  attention = register_module(
+      "attention", MultiHeadAttention(o.num_hiddens, o.num_heads, o.dropout, o.attention_bias, max_rel, o.attention));
   addnorm1 = register_module("addnorm1", AddNorm(o.num_hiddens, o.dropout));
   ffn = register_module("ffn", PositionWiseFFN(o.num_hiddens, o.ffn_num_hiddens));
   addnorm2 = register_module("addnorm2", AddNorm(o.num_hiddens, o.dropout));
@@ -64,10 +64,16 @@ std::vector<std::string> TransformerEncoderImpl::problems(const EncoderOptions& 
   if (o.pos_encoding == PosEncoding::relative && o.max_relative_position <= 0) {
     p.push_back("model.max_relative_position: must be > 0 for relative positions");
   }
+  if (o.pos_encoding == PosEncoding::relative && o.attention == AttentionKernel::fused) {
+    p.push_back(
+        "model.attention: the fused kernel has no relative positions; use auto (which routes them to the "
+        "reference path) or reference");
+  }
   return p;
 }
 
 TransformerEncoderImpl::TransformerEncoderImpl(const EncoderOptions& o) : EncoderImpl(o) {
+  require(problems(o), o);
   if (o.pos_encoding == PosEncoding::sinusoidal) {
     pos_encoding_ =
         torch::nn::AnyModule(register_module("pos_encoding", PositionalEncoding(o.num_hiddens, o.dropout, o.max_len)));
@@ -130,6 +136,10 @@ void TransformerEncoderImpl::emit_torchscript(TorchScriptWriter& w, const std::s
   for (size_t i = 0; i < blocks.size(); ++i) blocks[i]->emit_torchscript(w, path + ".block" + std::to_string(i));
   if (o.pre_norm) w.line("X = " + TorchScriptWriter::layer_norm("X", *final_norm_, path + ".final_norm"));
   w.line("X = X * valid.unsqueeze(-1).to(X.dtype)");
+}
+
+void TransformerEncoderImpl::record_attention_weights(bool record) {
+  for (auto& block : blocks) block->attention->record_weights(record);
 }
 
 std::vector<torch::Tensor> TransformerEncoderImpl::attention_weights() const {

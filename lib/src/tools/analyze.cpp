@@ -105,6 +105,7 @@ struct Report {
   const Config& config;
   fs::path dir;
   std::ofstream out;
+  StopReason stop_reason = StopReason::completed;  // of the comparison, when it did not finish
 
   std::string path(const std::string& file) const { return (dir / file).string(); }
   void image(const std::string& file, const std::string& caption, bool ok) {
@@ -257,7 +258,11 @@ std::string distance_section(Report& r, const TrainControl& control) {
   quiet.quiet = true;
   const auto dir = r.dir / "compare";
   auto result = compare(r.config, kEncoders, dir.string(), quiet);
-  if (!result.finished()) throw std::runtime_error("analyze: the comparison stopped early");
+  if (!result.finished()) {
+    r.stop_reason = result.runs.back().outcome.stop_reason;
+    r.out << "Stopped: the comparison ended with " << name_of(r.stop_reason) << "; the report ends here.\n";
+    return "";
+  }
   write_comparison_report(result, dir.string());
   r.out << "The three encoders trained on the same lag data, seed and budget (`compare/report.md` has the curves):\n\n";
   r.out << comparison_table(result, true) << "\n";
@@ -327,6 +332,7 @@ void attention_section(Report& r, const std::string& transformer_run) {
   spdlog::info("analyze: 6/6 attention weights");
   auto run = load_run(transformer_run, CheckpointKind::best);
   auto& enc = dynamic_cast<TransformerEncoderImpl&>(*run.model->encoder);
+  enc.record_attention_weights(true);
   const auto& valid = run.task.valid;
   const int64_t len = valid.length(0);
   std::vector<int64_t> ids(valid.tokens.begin() + valid.offsets[0], valid.tokens.begin() + valid.offsets[1]);
@@ -361,8 +367,8 @@ void attention_section(Report& r, const std::string& transformer_run) {
 
 }  // namespace
 
-std::string write_analysis(const Config& config, const std::string& out_dir, const TrainControl& control) {
-  check(config, "configuration");
+AnalysisOutcome write_analysis(const Config& config, const std::string& out_dir, const TrainControl& control) {
+  check_config(config, "configuration");
   const fs::path dir(out_dir);
   if (fs::exists(dir / "report.md")) throw ConfigError(out_dir + " already holds a report; choose another --out");
   fs::create_directories(dir);
@@ -377,9 +383,10 @@ std::string write_analysis(const Config& config, const std::string& out_dir, con
   latency_section(report);
   path_section(report);
   const auto transformer_run = distance_section(report, control);
+  if (report.stop_reason != StopReason::completed) return {(dir / "report.md").string(), report.stop_reason};
   positional_encoding_section(report);
   attention_section(report, transformer_run);
-  return (dir / "report.md").string();
+  return {(dir / "report.md").string(), StopReason::completed};
 }
 
 }  // namespace seqenc

@@ -12,7 +12,7 @@
 namespace seqenc {
 
 BenchResult run_bench(const Config& config) {
-  check(config, "configuration");
+  check_config(config, "configuration");
   const auto& b = config.bench;
   const auto device = resolve_device(config.train.device);
   torch::manual_seed(config.train.seed);

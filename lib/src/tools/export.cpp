@@ -1,40 +1,26 @@
 #include "seqenc/tools/export.h"
 
-#include <cmath>
 #include <filesystem>
-#include <sstream>
 
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <torch/script.h>
 #include <torch/torch.h>
 
-#include "seqenc/nn/cnn_encoder.h"
-#include "seqenc/nn/rnn_encoder.h"
-#include "seqenc/nn/transformer_encoder.h"
-#include "seqenc/train/trainer.h"
+#include "seqenc/nn/torchscript.h"
+#include "seqenc/train/run.h"
 
 namespace seqenc {
-
-namespace {
-// Parameter and buffer names as TorchScript attributes: dots become underscores
-// (what TorchScriptWriter::attr refers to).
-std::string flat(const std::string& name) {
-  std::string out = name;
-  std::replace(out.begin(), out.end(), '.', '_');
-  return out;
-}
-}  // namespace
 
 torch::jit::Module script_model(SequenceModelImpl& model, const ExportMetadata& meta) {
   torch::NoGradGuard no_grad;
   model.eval();
   torch::jit::Module module("SeqencModel");
   for (const auto& p : model.named_parameters()) {
-    module.register_parameter(flat(p.key()), p.value().detach().clone(), /*is_buffer=*/false);
+    module.register_parameter(TorchScriptWriter::attribute_name(p.key()), p.value().detach().clone(),
+                              /*is_buffer=*/false);
   }
   for (const auto& b : model.named_buffers()) {
-    module.register_buffer(flat(b.key()), b.value().detach().clone());
+    module.register_buffer(TorchScriptWriter::attribute_name(b.key()), b.value().detach().clone());
   }
   auto strings = c10::ListType::create(c10::StringType::get());
   c10::List<std::string> vocab(meta.vocab), labels(meta.labels);

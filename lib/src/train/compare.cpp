@@ -25,12 +25,11 @@ std::vector<Config> variants_of(const Config& config, const std::vector<std::str
     }
     Config c = config;
     c.model.name = name;
-    for (const auto& p : validate(c)) problems.push_back(name + ": " + p);
+    for (const auto& p : config_problems(c)) problems.push_back(name + ": " + p);
     const RunDir sub(dir.path() / name);
-    if (!resume && sub.holds_run()) {
-      problems.push_back(sub.str() +
-                         " already holds a run; pass --resume to continue the comparison, or choose "
-                         "another --run-dir");
+    if (!resume) {
+      if (auto problem = sub.start_problem(false, "continue the comparison"); !problem.empty())
+        problems.push_back(problem);
     }
     variants.push_back(c);
   }

@@ -37,6 +37,7 @@ class Schema {
     add("model.max_relative_position", m.max_relative_position, "clipping distance of relative positions");
     add("model.attention_bias", m.attention_bias, "biases in W_q, W_k, W_v, W_o");
     add("model.pre_norm", m.pre_norm, "pre-norm blocks instead of the book's post-norm");
+    add("model.attention", m.attention, "attention kernel: fused (memory-linear) wherever it applies, or one of them");
     add("model.kernel_size", m.kernel_size, "odd convolution width k (cnn)");
     add("model.dilated", m.dilated, "dilation 1, 2, 4, ... per layer (cnn)");
     add("model.activation", m.activation, "activation (cnn)");
@@ -279,11 +280,11 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
     problems.push_back(e.what());
   }
   if (!problems.empty()) throw ConfigError(origin + ": " + join(problems, "; "));
-  check(config, origin);
+  check_config(config, origin);
   return config;
 }
 
-std::vector<std::string> validate(const Config& c) {
+std::vector<std::string> config_problems(const Config& c) {
   std::vector<std::string> p;
   auto need = [&p](bool ok, const std::string& problem) {
     if (!ok) p.push_back(problem);
@@ -332,8 +333,8 @@ std::vector<std::string> validate(const Config& c) {
   return p;
 }
 
-void check(const Config& config, const std::string& origin) {
-  auto problems = validate(config);
+void check_config(const Config& config, const std::string& origin) {
+  auto problems = config_problems(config);
   if (!problems.empty()) throw ConfigError(origin + ": " + join(problems, "; "));
 }
 

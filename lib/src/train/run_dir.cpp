@@ -15,12 +15,16 @@ RunDir::RunDir(fs::path path, bool writer) : path_(std::move(path)), writer_(wri
 
 bool RunDir::holds_run() const { return fs::exists(last_checkpoint()); }
 
-void RunDir::check_can_start(bool resume, const std::string& resume_hint) const {
-  if (resume && !holds_run()) throw ConfigError(str() + ": no checkpoint_last.pt to resume from");
+std::string RunDir::start_problem(bool resume, const std::string& resume_hint) const {
+  if (resume && !holds_run()) return str() + ": no checkpoint_last.pt to resume from";
   if (!resume && holds_run()) {
-    throw ConfigError(str() + " already holds a run; pass --resume to " + resume_hint +
-                      ", or choose another --run-dir");
+    return str() + " already holds a run; pass --resume to " + resume_hint + ", or choose another --run-dir";
   }
+  return "";
+}
+
+void RunDir::check_can_start(bool resume, const std::string& resume_hint) const {
+  if (auto problem = start_problem(resume, resume_hint); !problem.empty()) throw ConfigError(problem);
 }
 
 void RunDir::create() const {

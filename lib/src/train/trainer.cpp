@@ -63,7 +63,7 @@ class Progress {
 std::shared_ptr<spdlog::logger> make_logger(const RunDir& dir, bool quiet, const Rank& rank) {
   std::vector<spdlog::sink_ptr> sinks;
   if (!quiet) sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
-  if (rank.writes())
+  if (dir.writer())
     sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(dir.file("train.log").string()));
   auto logger = std::make_shared<spdlog::logger>("seqenc", sinks.begin(), sinks.end());
   logger->set_pattern(rank.world_size > 1 ? fmt::format("[%Y-%m-%d %H:%M:%S] [rank {}] %v", rank.rank)
@@ -88,7 +88,7 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& t,
 }
 
 TaskData load_checked_task(const Config& config) {
-  check(config, "configuration");
+  check_config(config, "configuration");
   return load_task(config.data);
 }
 
@@ -97,15 +97,15 @@ TaskData load_checked_task(const Config& config) {
 struct Trainer::Impl {
   Impl(const Config& c, const std::string& run_dir, bool resume, TrainControl ctl, Rank r)
       : config(c),
-        t(c.train),
+        t(config.train),
         dir(run_dir, r.writes()),
         control(std::move(ctl)),
         rank(r),
+        task((dir.check_can_start(resume, "continue it"), load_checked_task(config))),
         device(resolve_device(t.device)),
-        task((dir.check_can_start(resume, "continue it"), load_checked_task(c))),
         batcher(task.train, t.batch_size, true, t.seed, t.bucket),
         total_steps(t.steps > 0 ? t.steps : t.epochs * batcher.num_batches()),
-        progress(!control.quiet && rank.writes()) {}
+        progress(!control.quiet && dir.writer()) {}
 
   // Time spent training, checkpoints' earlier sessions included and validation excluded.
   double train_elapsed() const { return state.elapsed_s + (now_s() - session_start - eval_time); }
@@ -125,8 +125,8 @@ struct Trainer::Impl {
   RunDir dir;
   TrainControl control;
   Rank rank;
+  TaskData task;  // before the device: configuration and data problems are reported first
   torch::Device device;
-  TaskData task;
   Batcher batcher;
   int64_t total_steps;
   Progress progress;
@@ -148,7 +148,7 @@ Trainer::Trainer(const Config& config, const std::string& run_dir, bool resume, 
   m.dir.create();
   m.log = make_logger(m.dir, m.control.quiet, m.rank);
   for (const auto& warning : m.task.warnings()) m.log->warn(warning);
-  if (m.rank.writes()) {
+  if (m.dir.writer()) {
     save_config(config, m.dir.file("config.yaml").string());
     m.task.vocab.save(m.dir.file("vocab.txt").string());
     save_lines(m.dir.file("labels.txt").string(), m.task.label_names);
@@ -366,14 +366,14 @@ TrainOutcome Trainer::finish(StopReason reason) {
 
 TrainOutcome train(const Config& config, const std::string& run_dir, bool resume, const TrainControl& control) {
   Trainer trainer(config, run_dir, resume, control);
-  while (!trainer.done()) {
+  while (true) {
+    if (auto reason = trainer.stop_check()) return trainer.finish(*reason);
+    if (trainer.done()) return trainer.finish(StopReason::completed);
     const double loss = trainer.train_step(trainer.next_batch());
     if (!std::isfinite(loss)) return trainer.finish(StopReason::non_finite_loss);
     trainer.log_step(loss);
     if (trainer.validation_due()) trainer.validate();
-    if (auto reason = trainer.stop_check()) return trainer.finish(*reason);
   }
-  return trainer.finish(StopReason::completed);
 }
 
 SequenceModel build_model(const Config& config, const TaskData& task) {

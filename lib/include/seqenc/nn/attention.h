@@ -9,6 +9,7 @@
 #include <torch/nn/pimpl.h>
 
 #include "seqenc/nn/dropout.h"
+#include "seqenc/nn/encoder.h"
 #include "seqenc/nn/torchscript.h"
 
 namespace seqenc {
@@ -33,11 +34,13 @@ torch::Tensor valid_key_mask(const torch::Tensor& valid_lens, int64_t batch, int
 torch::Tensor causal_valid_lens(const torch::Tensor& valid_lens, int64_t num_queries);
 
 // Scaled dot-product attention softmax(Q K^T / sqrt(d)) V with dropout on the
-// weights. This is the single place attention is computed, so a fused or
-// chunked kernel can replace it without touching callers.
+// weights. This is the single place attention is computed: by the fused kernel
+// (nn/fused_attention.h) where it applies, else by the reference path, which
+// also keeps the weights. `auto` takes the fused kernel unless weights are
+// being recorded, relative positions are used or the tensors are not on the CPU.
 class DotProductAttentionImpl : public torch::nn::Module {
  public:
-  explicit DotProductAttentionImpl(double dropout = 0.0);
+  explicit DotProductAttentionImpl(double dropout = 0.0, AttentionKernel kernel = AttentionKernel::automatic);
   // queries (B, q, d), keys (B, k, d), values (B, k, v). rel_keys and
   // rel_values, when defined, are (q, k, d) relative-position tables
   // (Shaw et al. 2018) added to the keys in the scores and to the values.
@@ -45,11 +48,17 @@ class DotProductAttentionImpl : public torch::nn::Module {
                         const torch::Tensor& valid_lens = {}, const torch::Tensor& rel_keys = {},
                         const torch::Tensor& rel_values = {});
 
-  // Weights of the last forward pass, before dropout, detached (B, q, k).
+  // Weights of the last forward pass, before dropout, detached (B, q, k); undefined when the fused kernel ran.
   const torch::Tensor& attention_weights() const { return attention_weights_; }
+  // Keep the weights of every forward pass (forces the reference path; analyze's attention maps use it).
+  void record_weights(bool record) { record_weights_ = record; }
+  // Whether forward() on these queries (and relative tables) runs the fused kernel.
+  bool uses_fused(const torch::Tensor& queries, bool relative) const;
 
  private:
   Dropout dropout_{nullptr};
+  AttentionKernel kernel_;
+  bool record_weights_ = false;
   torch::Tensor attention_weights_;
 };
 TORCH_MODULE(DotProductAttention);
@@ -61,13 +70,14 @@ TORCH_MODULE(DotProductAttention);
 class MultiHeadAttentionImpl : public torch::nn::Module {
  public:
   MultiHeadAttentionImpl(int64_t num_hiddens, int64_t num_heads, double dropout, bool bias = false,
-                         int64_t max_relative_position = 0);
+                         int64_t max_relative_position = 0, AttentionKernel kernel = AttentionKernel::automatic);
 
   torch::Tensor forward(const torch::Tensor& queries, const torch::Tensor& keys, const torch::Tensor& values,
                         const torch::Tensor& valid_lens = {});
 
-  // Weights of the last forward pass, (B, num_heads, q, k).
+  // Weights of the last forward pass, (B, num_heads, q, k); kept only by the reference path (see record_weights).
   torch::Tensor attention_weights() const;
+  void record_weights(bool record) { attention_->record_weights(record); }
 
   // TorchScript for out = this(x, x, x, lens), parameters under module path `path`.
   void emit_torchscript(TorchScriptWriter& w, const std::string& path, const std::string& x, const std::string& lens,

@@ -19,10 +19,15 @@ class TorchScriptWriter;
 enum class PosEncoding { sinusoidal, learned, relative, none };
 enum class Activation { relu, gelu };
 enum class Cell { gru, lstm };
+// Which kernel computes attention: the fused memory-linear one (nn/fused_attention.h), the reference
+// (the book's masked_softmax path, which keeps the weights), or fused wherever it applies.
+enum class AttentionKernel { automatic, fused, reference };
 SEQENC_CHOICES(PosEncoding, {PosEncoding::sinusoidal, "sinusoidal"}, {PosEncoding::learned, "learned"},
                {PosEncoding::relative, "relative"}, {PosEncoding::none, "none"});
 SEQENC_CHOICES(Activation, {Activation::relu, "relu"}, {Activation::gelu, "gelu"});
 SEQENC_CHOICES(Cell, {Cell::gru, "gru"}, {Cell::lstm, "lstm"});
+SEQENC_CHOICES(AttentionKernel, {AttentionKernel::automatic, "auto"}, {AttentionKernel::fused, "fused"},
+               {AttentionKernel::reference, "reference"});
 
 // Everything needed to build any encoder; each encoder reads what it uses.
 // The fields are the config's model.* keys.
@@ -41,6 +46,7 @@ struct EncoderOptions {
   int64_t max_relative_position = 16;  // clipping distance for pos_encoding: relative
   bool attention_bias = false;
   bool pre_norm = false;
+  AttentionKernel attention = AttentionKernel::automatic;
   // cnn
   int64_t kernel_size = 3;  // odd
   bool dilated = false;     // dilation 1, 2, 4, ... per layer
@@ -65,7 +71,8 @@ struct EncoderCost {
 // positions are zero.
 class EncoderImpl : public torch::nn::Module {
  public:
-  // Throws ModelError listing every problem of options (see encoder_problems).
+  // Throws ModelError listing the problems every encoder shares; a derived
+  // encoder's constructor checks its own with require(problems(options), options).
   explicit EncoderImpl(EncoderOptions options);
   ~EncoderImpl() override = default;
 
@@ -86,6 +93,8 @@ class EncoderImpl : public torch::nn::Module {
   virtual EncoderCost cost(int64_t n) const = 0;
   int64_t num_parameters() const;
   const EncoderOptions& options() const { return options_; }
+  // Throws ModelError naming the encoder and every problem, if there are any.
+  static void require(const std::vector<std::string>& problems, const EncoderOptions& options);
 
   torch::nn::Embedding embedding{nullptr};
 
@@ -97,7 +106,8 @@ using EncoderFactory = std::function<std::shared_ptr<EncoderImpl>(const EncoderO
 // Problems of options that only this encoder knows, each "model.key: problem".
 using EncoderValidator = std::function<std::vector<std::string>(const EncoderOptions&)>;
 
-// Builds options.name; an unknown name throws ModelError listing the known ones.
+// Builds options.name after checking encoder_problems(options); an unknown name throws ModelError listing the known
+// ones.
 std::shared_ptr<EncoderImpl> make_encoder(const EncoderOptions& options);
 std::vector<std::string> encoder_names();
 // Adds an encoder to the registry (the built-in ones are registered already).

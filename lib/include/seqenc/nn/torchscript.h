@@ -24,6 +24,8 @@ class TorchScriptWriter {
   // The scripted module's attribute for a parameter or buffer at a module path:
   // "encoder.block0.ffn.dense1" + "weight" -> "self.encoder_block0_ffn_dense1_weight".
   static std::string attr(const std::string& path, const std::string& name);
+  // The attribute a dotted parameter or buffer name becomes: "encoder.block0.ffn" -> "encoder_block0_ffn".
+  static std::string attribute_name(const std::string& dotted);
   // Expressions that apply a module the way its C++ forward does.
   static std::string linear(const std::string& x, const torch::nn::LinearImpl& module, const std::string& path);
   static std::string layer_norm(const std::string& x, const torch::nn::LayerNormImpl& module, const std::string& path);

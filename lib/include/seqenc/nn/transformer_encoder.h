@@ -62,8 +62,9 @@ class TransformerEncoderImpl : public EncoderImpl {
   torch::Tensor encode(const torch::Tensor& embeddings, const torch::Tensor& valid_lens) override;
   void emit_torchscript(TorchScriptWriter& w, const std::string& path) const override;
   EncoderCost cost(int64_t n) const override;
-  // Per block, (B, num_heads, n, n) weights of the last forward pass.
+  // Per block, (B, num_heads, n, n) weights of the last forward pass; record them first (fused attention keeps none).
   std::vector<torch::Tensor> attention_weights() const;
+  void record_attention_weights(bool record);
 
   std::vector<TransformerEncoderBlock> blocks;
 

@@ -10,8 +10,14 @@ namespace seqenc {
 
 // Writes out_dir/report.md and its plots (cost, sequential operations, path
 // length, learning over distance, positional encoding, attention weights).
-// Refuses a directory that already holds a report. Returns the report's path.
+// Refuses a directory that already holds a report.
+struct AnalysisOutcome {
+  std::string report_path;
+  // Not completed: the comparison of section 4 stopped (e.g. a stop request); the report ends there.
+  StopReason stop_reason = StopReason::completed;
+};
+
 // control steers the comparison that sections 4 and 6 train.
-std::string write_analysis(const Config& config, const std::string& out_dir, const TrainControl& control = {});
+AnalysisOutcome write_analysis(const Config& config, const std::string& out_dir, const TrainControl& control = {});
 
 }  // namespace seqenc

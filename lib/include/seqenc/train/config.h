@@ -76,9 +76,9 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
 // Applies "key.path=value" overrides to an existing configuration (and validates).
 void apply_overrides(Config& config, const std::vector<std::string>& overrides, const std::string& origin = "--set");
 // Problems with values and their combinations, each "key: problem".
-std::vector<std::string> validate(const Config& config);
-// Throws ConfigError if validate() finds anything.
-void check(const Config& config, const std::string& origin);
+std::vector<std::string> config_problems(const Config& config);
+// Throws ConfigError (origin: problems) if config_problems() finds anything.
+void check_config(const Config& config, const std::string& origin);
 
 std::string to_yaml(const Config& config);
 void save_config(const Config& config, const std::string& path);

@@ -21,7 +21,9 @@ class RunDir {
 
   // A run has started here: it has a last checkpoint.
   bool holds_run() const;
-  // ConfigError unless a run can start (resume false) or continue (resume true) here.
+  // Why a run cannot start (resume false) or continue (resume true) here; "" if it can.
+  std::string start_problem(bool resume, const std::string& resume_hint) const;
+  // ConfigError with start_problem(), if there is one.
   void check_can_start(bool resume, const std::string& resume_hint) const;
 
   void create() const;

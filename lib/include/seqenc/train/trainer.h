@@ -33,8 +33,9 @@ struct TrainControl {
 };
 
 // This process's place in a run. Rank 0 alone writes the run directory
-// (config, metrics, checkpoints, results) and train.log; every rank logs to
-// its console with its rank when there is more than one.
+// (config, metrics, checkpoints, results, train.log): the Trainer's RunDir is
+// made a writer or not from this, the one place that decides. Every rank logs
+// to its console, with its rank when there is more than one.
 struct Rank {
   int rank = 0;
   int world_size = 1;
@@ -76,7 +77,7 @@ class Trainer {
   EvalResult validate();  // writes the metrics line; saves the best (if improved) and last checkpoints
   void save_last();
   void save_best();
-  // Why the run must stop now (early stopping, a stop request, control.stop_after_step), if it must.
+  // Why the run must stop before its next step (early stopping, a stop request, control.stop_after_step), if it must.
   std::optional<StopReason> stop_check();
   // Ends the run: a checkpoint for a stopped run, the final evaluation and result.json for a finished one.
   TrainOutcome finish(StopReason reason);

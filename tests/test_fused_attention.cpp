@@ -1,0 +1,233 @@
+// The fused attention kernel against the book's reference math: outputs and
+// every input gradient, masks of every kind, tile edges, dropout regenerated in
+// the backward, and training that resumes exactly.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "helpers.h"
+#include "seqenc/nn/attention.h"
+#include "seqenc/nn/fused_attention.h"
+#include "seqenc/train/trainer.h"
+
+using namespace seqenc;
+using seqenc::test::fresh_dir;
+namespace fs = std::filesystem;
+
+namespace {
+
+// The book's path: softmax over masked, scaled scores (masked scores replaced by -1e6), then the weights
+// (times a dropout mask when given) times V.
+torch::Tensor reference(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                        const torch::Tensor& lens, const torch::Tensor& mask = {}) {
+  auto w = masked_softmax(torch::bmm(q, k.transpose(1, 2)) / std::sqrt(static_cast<double>(q.size(-1))), lens);
+  if (mask.defined()) w = w * mask.to(w.dtype());
+  return torch::bmm(w, v);
+}
+
+struct Grads {
+  torch::Tensor out, dq, dk, dv;
+};
+
+template <typename F>
+Grads run(F&& attention, const torch::Tensor& q0, const torch::Tensor& k0, const torch::Tensor& v0,
+          const torch::Tensor& upstream) {
+  auto q = q0.clone().requires_grad_(true), k = k0.clone().requires_grad_(true), v = v0.clone().requires_grad_(true);
+  auto out = attention(q, k, v);
+  (out * upstream).sum().backward();
+  return {out.detach(), q.grad(), k.grad(), v.grad()};
+}
+
+double rel_diff(const torch::Tensor& a, const torch::Tensor& b) {
+  const double scale = std::max(1.0, b.abs().max().item<double>());
+  return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>() / scale;
+}
+
+void check_against_reference(int64_t BH, int64_t nq, int64_t nk, int64_t d, int64_t dv, const torch::Tensor& lens,
+                             torch::ScalarType dtype = torch::kFloat, double tolerance = 1e-5) {
+  INFO("BH " << BH << " nq " << nq << " nk " << nk << " d " << d << " dv " << dv << " lens "
+             << (lens.defined() ? lens.dim() : 0) << "-D");
+  auto options = torch::dtype(dtype);
+  auto q = torch::randn({BH, nq, d}, options), k = torch::randn({BH, nk, d}, options);
+  auto v = torch::randn({BH, nk, dv}, options), upstream = torch::randn({BH, nq, dv}, options);
+  auto fused = run([&](auto& a, auto& b, auto& c) { return fused_attention(a, b, c, lens); }, q, k, v, upstream);
+  auto ref = run([&](auto& a, auto& b, auto& c) { return reference(a, b, c, lens); }, q, k, v, upstream);
+  CHECK(rel_diff(fused.out, ref.out) < tolerance);
+  CHECK(rel_diff(fused.dq, ref.dq) < tolerance);
+  CHECK(rel_diff(fused.dk, ref.dk) < tolerance);
+  CHECK(rel_diff(fused.dv, ref.dv) < tolerance);
+}
+
+}  // namespace
+
+TEST_CASE("fused attention equals the reference: outputs and gradients, every kind of mask", "[fused]") {
+  torch::manual_seed(1);
+  check_against_reference(6, 9, 11, 8, 8, {});                            // no mask
+  check_against_reference(4, 7, 7, 16, 16, torch::tensor({7, 3, 1, 5}));  // 1-D
+  check_against_reference(2, 5, 6, 4, 4, torch::randint(1, 7, {2, 5}));   // 2-D
+  check_against_reference(3, 6, 6, 8, 8, torch::tensor({0, 4, 0}));       // rows of valid length 0
+  check_against_reference(3, 1, 1, 8, 8, torch::tensor({1, 0, 1}));       // n = 1
+  check_against_reference(2, 8, 8, 8, 8, torch::tensor({9, 100}));        // lengths past n
+  auto causal = causal_valid_lens(torch::tensor({70, 33}), 70);           // causal: 2-D, min(t + 1, len)
+  check_against_reference(2, 70, 70, 32, 32, causal);
+}
+
+TEST_CASE("fused attention across tile edges and head sizes", "[fused]") {
+  torch::manual_seed(2);
+  // Query blocks of 32 / 64 / 256 and key blocks of 512: sizes that are multiples of none.
+  check_against_reference(2, 37, 600, 16, 16, torch::tensor({600, 515}));
+  check_against_reference(2, 200, 200, 64, 32, torch::tensor({199, 65}));
+  check_against_reference(1, 777, 530, 8, 8, torch::tensor({513}));
+  for (int64_t d : {1, 3, 32, 128}) check_against_reference(2, 40, 45, d, d, torch::tensor({45, 12}));
+}
+
+TEST_CASE("fused attention gradients in double precision agree with autograd and finite differences", "[fused]") {
+  torch::manual_seed(3);
+  check_against_reference(3, 5, 7, 4, 3, torch::tensor({7, 2, 0}), torch::kDouble, 1e-11);
+  check_against_reference(2, 6, 6, 4, 4, causal_valid_lens(torch::tensor({6, 4}), 6), torch::kDouble, 1e-11);
+  // Central differences on a few entries of each input.
+  auto opts = torch::dtype(torch::kDouble);
+  auto q = torch::randn({2, 3, 4}, opts), k = torch::randn({2, 5, 4}, opts), v = torch::randn({2, 5, 4}, opts);
+  auto lens = torch::tensor({5, 2});
+  auto up = torch::randn({2, 3, 4}, opts);
+  auto g = run([&](auto& a, auto& b, auto& c) { return fused_attention(a, b, c, lens); }, q, k, v, up);
+  auto loss = [&](const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& c) {
+    return (fused_attention(a, b, c, lens) * up).sum().item<double>();
+  };
+  const double h = 1e-6;
+  for (int64_t which = 0; which < 3; ++which) {
+    for (int64_t index : {0, 7, 13}) {
+      torch::Tensor inputs[3] = {q.clone(), k.clone(), v.clone()};
+      auto flat = inputs[which].view({-1});
+      const double x = flat[index].item<double>();
+      flat[index] = x + h;
+      const double up_loss = loss(inputs[0], inputs[1], inputs[2]);
+      flat[index] = x - h;
+      const double down_loss = loss(inputs[0], inputs[1], inputs[2]);
+      const torch::Tensor grads[3] = {g.dq, g.dk, g.dv};
+      CHECK((up_loss - down_loss) / (2 * h) == Approx(grads[which].view({-1})[index].item<double>()).margin(1e-7));
+    }
+  }
+}
+
+TEST_CASE("fused dropout: the backward regenerates the forward's mask, and 1 - p of the weights are kept", "[fused]") {
+  torch::manual_seed(4);
+  const double p = 0.3;
+  const int64_t seed = 12345, BH = 3, nq = 70, nk = 530;
+  auto q = torch::randn({BH, nq, 16}), k = torch::randn({BH, nk, 16}), v = torch::randn({BH, nk, 16});
+  auto lens = torch::tensor({530, 300, 0});
+  auto up = torch::randn({BH, nq, 16});
+  const auto mask = fused_attention_dropout_mask(seed, BH, nq, nk, p);
+  auto fused = run([&](auto& a, auto& b, auto& c) { return fused_attention(a, b, c, lens, {p, seed}); }, q, k, v, up);
+  auto ref = run([&](auto& a, auto& b, auto& c) { return reference(a, b, c, lens, mask); }, q, k, v, up);
+  CHECK(rel_diff(fused.out, ref.out) < 1e-5);
+  CHECK(rel_diff(fused.dq, ref.dq) < 1e-5);
+  CHECK(rel_diff(fused.dk, ref.dk) < 1e-5);
+  CHECK(rel_diff(fused.dv, ref.dv) < 1e-5);
+  // Another seed, another mask; the same seed, the same output.
+  auto again = fused_attention(q, k, v, lens, {p, seed});
+  CHECK(rel_diff(again, fused.out) == 0);
+  CHECK(rel_diff(fused_attention(q, k, v, lens, {p, seed + 1}), fused.out) > 1e-3);
+  // Kept share within 5 standard deviations of 1 - p over 111,300 draws; kept weights scaled by 1 / (1 - p).
+  const double kept = mask.gt(0).to(torch::kDouble).mean().item<double>();
+  const double sigma = std::sqrt(p * (1 - p) / static_cast<double>(mask.numel()));
+  CHECK(std::abs(kept - (1 - p)) < 5 * sigma);
+  CHECK(mask.max().item<double>() == Approx(1 / (1 - p)));
+  // Seeds drawn from the default generator follow torch::manual_seed.
+  torch::manual_seed(9);
+  auto a = fused_attention(q, k, v, lens, {p});
+  torch::manual_seed(9);
+  CHECK(rel_diff(fused_attention(q, k, v, lens, {p}), a) == 0);
+}
+
+TEST_CASE("fused attention: padding never leaks into valid rows", "[fused]") {
+  torch::manual_seed(5);
+  auto q = torch::randn({2, 40, 8}), k = torch::randn({2, 40, 8}), v = torch::randn({2, 40, 8});
+  auto lens = torch::tensor({40, 17});
+  auto out = fused_attention(q, k, v, lens);
+  auto k2 = k.clone(), v2 = v.clone();
+  k2[1].slice(0, 17).normal_();
+  v2[1].slice(0, 17).fill_(1e4);
+  CHECK(seqenc::test::max_abs_diff(fused_attention(q, k2, v2, lens), out) == 0);
+}
+
+TEST_CASE("the transformer picks the fused kernel unless weights are recorded or positions are relative",
+          "[fused][attention]") {
+  torch::manual_seed(6);
+  DotProductAttention automatic(0.1), reference_path(0.1, AttentionKernel::reference);
+  auto q = torch::randn({2, 3, 4});
+  CHECK(automatic->uses_fused(q, false));
+  CHECK(!automatic->uses_fused(q, true));
+  CHECK(!reference_path->uses_fused(q, false));
+  automatic->record_weights(true);
+  CHECK(!automatic->uses_fused(q, false));
+  // Both kernels give the same model: an encoder in eval mode, reference vs fused.
+  EncoderOptions o;
+  o.vocab_size = 30;
+  o.num_hiddens = 16;
+  o.num_heads = 4;
+  o.causal = true;
+  auto fused_encoder = make_encoder(o);
+  o.attention = AttentionKernel::reference;
+  auto reference_encoder = make_encoder(o);
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < fused_encoder->parameters().size(); ++i) {
+    reference_encoder->parameters()[i].copy_(fused_encoder->parameters()[i]);
+  }
+  fused_encoder->eval();
+  reference_encoder->eval();
+  auto tokens = torch::randint(5, 30, {3, 12});
+  auto lens = torch::tensor({12, 5, 1});
+  CHECK(rel_diff(fused_encoder->forward(tokens, lens), reference_encoder->forward(tokens, lens)) < 1e-5);
+}
+
+TEST_CASE("resume with the fused kernel and dropout on: k steps, stop, resume equals N straight", "[fused][resume]") {
+  auto config = load_config("", {"model.encoder=transformer",
+                                 "model.num_hiddens=16",
+                                 "model.num_heads=2",
+                                 "model.ffn_num_hiddens=32",
+                                 "model.dropout=0.2",
+                                 "model.attention=fused",
+                                 "data.task=lag",
+                                 "data.symbols=4",
+                                 "data.min_len=8",
+                                 "data.seq_len=12",
+                                 "data.max_distance=2",
+                                 "data.train_size=200",
+                                 "data.valid_size=20",
+                                 "data.test_size=20",
+                                 "train.steps=30",
+                                 "train.batch_size=8",
+                                 "train.eval_every=10",
+                                 "train.log_every=5",
+                                 "train.schedule=cosine",
+                                 "train.threads=1"});
+  TrainControl quiet;
+  quiet.quiet = true;
+  auto straight = fresh_dir("fused_straight"), resumed = fresh_dir("fused_resumed");
+  auto a = train(config, straight.string(), false, quiet);
+  TrainControl stop = quiet;
+  stop.stop_after_step = 13;
+  train(config, resumed.string(), false, stop);
+  auto b = train(config, resumed.string(), true, quiet);
+  auto lines = [](const fs::path& dir) {
+    std::vector<nlohmann::json> out;
+    std::ifstream in(dir / "metrics.jsonl");
+    std::string line;
+    while (std::getline(in, line)) {
+      auto j = nlohmann::json::parse(line);
+      j.erase("tokens_per_s");
+      j.erase("elapsed_s");
+      out.push_back(j);
+    }
+    return out;
+  };
+  CHECK(lines(straight) == lines(resumed));
+  CHECK(a.valid.loss == b.valid.loss);
+  fs::remove_all(straight);
+  fs::remove_all(resumed);
+}
