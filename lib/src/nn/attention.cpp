@@ -7,6 +7,7 @@
 
 #include "seqenc/error.h"
 #include "seqenc/nn/fused_attention.h"
+#include "seqenc/nn/linear.h"
 
 namespace seqenc {
 
@@ -131,9 +132,16 @@ torch::Tensor MultiHeadAttentionImpl::relative_table(const torch::nn::Embedding&
 
 torch::Tensor MultiHeadAttentionImpl::forward(const torch::Tensor& queries, const torch::Tensor& keys,
                                               const torch::Tensor& values, const torch::Tensor& valid_lens) {
-  auto q = transpose_qkv(W_q(queries));
-  auto k = transpose_qkv(W_k(keys));
-  auto v = transpose_qkv(W_v(values));
+  torch::Tensor q, k, v;
+  if (queries.is_same(keys) && keys.is_same(values)) {
+    // Self-attention: one product for the three projections.
+    auto bias = W_q->bias.defined() ? torch::cat({W_q->bias, W_k->bias, W_v->bias}) : torch::Tensor();
+    auto qkv = linear(queries, torch::cat({W_q->weight, W_k->weight, W_v->weight}), bias).chunk(3, -1);
+    q = transpose_qkv(qkv[0]), k = transpose_qkv(qkv[1]), v = transpose_qkv(qkv[2]);
+  } else {
+    q = transpose_qkv(linear(W_q, queries)), k = transpose_qkv(linear(W_k, keys)),
+    v = transpose_qkv(linear(W_v, values));
+  }
   torch::Tensor lens;
   if (valid_lens.defined()) lens = valid_lens.repeat_interleave(num_heads_, 0);
   torch::Tensor rk, rv;
@@ -142,7 +150,7 @@ torch::Tensor MultiHeadAttentionImpl::forward(const torch::Tensor& queries, cons
     rv = relative_table(rel_values, q.size(1), k.size(1));
   }
   auto out = attention_(q, k, v, lens, rk, rv);
-  return W_o(transpose_output(out));
+  return linear(W_o, transpose_output(out));
 }
 
 torch::Tensor MultiHeadAttentionImpl::attention_weights() const {

@@ -1,6 +1,5 @@
 #include "seqenc/nn/fused_attention.h"
 
-#include <cblas.h>
 #include <immintrin.h>
 
 #include <algorithm>
@@ -15,29 +14,17 @@
 #include <torch/autograd.h>
 #include <torch/torch.h>
 
+#include "gemm.h"
 #include "seqenc/error.h"
 
 // Compiled with -fopenmp (lib/CMakeLists.txt): at::parallel_for is header-inline and runs serially without it.
-// Inside its OpenMP region OpenBLAS runs single-threaded, which is what one tile's product wants.
+// Inside its OpenMP region the tiles' products (gemm.h) run single-threaded, which is what one tile wants.
 
 namespace seqenc {
 
 namespace {
 
-// ---- Matrix products on row-major tiles (OpenBLAS through CBLAS).
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-          const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-              static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a, static_cast<int>(lda), b,
-              static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
-}
-
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda,
-          const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-              static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a, static_cast<int>(lda), b,
-              static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
-}
+using detail::gemm;
 
 // ---- x[j] = exp(x[j] - shift) over a row; returns the row's sum. exp(-inf) is exactly 0.
 __attribute__((target("avx2,fma"))) inline __m256 exp8(__m256 x) {

@@ -1,5 +1,6 @@
 #include "seqenc/nn/heads.h"
 
+#include "seqenc/nn/linear.h"
 #include "seqenc/nn/torchscript.h"
 #include "seqenc/strings.h"
 
@@ -39,7 +40,7 @@ torch::Tensor SequenceModelImpl::features(const torch::Tensor& tokens, const tor
 }
 
 torch::Tensor SequenceModelImpl::forward(const torch::Tensor& tokens, const torch::Tensor& valid_lens) {
-  return output(features(tokens, valid_lens));
+  return linear(output, features(tokens, valid_lens));
 }
 
 SequenceModelImpl::Labelled SequenceModelImpl::labelled_logits(const torch::Tensor& tokens,
@@ -48,7 +49,7 @@ SequenceModelImpl::Labelled SequenceModelImpl::labelled_logits(const torch::Tens
   auto states = features(tokens, valid_lens);
   auto mask = labels.ne(kIgnoreLabel);
   auto rows = states.reshape({-1, states.size(-1)}).index({mask.reshape({-1})});
-  return {output(rows), labels.masked_select(mask), mask};
+  return {linear(output, rows), labels.masked_select(mask), mask};
 }
 
 int64_t SequenceModelImpl::max_input_len() const {

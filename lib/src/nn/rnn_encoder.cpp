@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "seqenc/nn/linear.h"
 #include "seqenc/nn/torchscript.h"
 #include "seqenc/strings.h"
 
@@ -51,7 +52,7 @@ torch::Tensor RnnEncoderImpl::encode(const torch::Tensor& embeddings, const torc
     auto packed = rnn::pack_padded_sequence(X, lengths, /*batch_first=*/true, /*enforce_sorted=*/false);
     auto out = gru ? std::get<0>(gru->forward_with_packed_input(packed))
                    : std::get<0>(lstm->forward_with_packed_input(packed));
-    states = projection(std::get<0>(rnn::pad_packed_sequence(out, /*batch_first=*/true, 0.0, n)));
+    states = linear(projection, std::get<0>(rnn::pad_packed_sequence(out, /*batch_first=*/true, 0.0, n)));
   }
   return zero_padding(dropout_(states), valid_lens);
 }

@@ -2,13 +2,17 @@
 
 #include <cmath>
 
+#include "seqenc/nn/linear.h"
+
 namespace seqenc {
 
 PositionWiseFFNImpl::PositionWiseFFNImpl(int64_t num_hiddens, int64_t ffn_num_hiddens)
     : dense1(register_module("dense1", torch::nn::Linear(num_hiddens, ffn_num_hiddens))),
       dense2(register_module("dense2", torch::nn::Linear(ffn_num_hiddens, num_hiddens))) {}
 
-torch::Tensor PositionWiseFFNImpl::forward(const torch::Tensor& X) { return dense2(torch::relu(dense1(X))); }
+torch::Tensor PositionWiseFFNImpl::forward(const torch::Tensor& X) {
+  return linear(dense2, torch::relu(linear(dense1, X)));
+}
 
 std::string PositionWiseFFNImpl::torchscript(const std::string& x, const std::string& path) const {
   const auto hidden = "torch.relu(" + TorchScriptWriter::linear(x, *dense1, path + ".dense1") + ")";
