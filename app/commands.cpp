@@ -14,6 +14,7 @@
 #include "seqenc/tools/comparison_report.h"
 #include "seqenc/tools/export.h"
 #include "seqenc/tools/predict.h"
+#include "seqenc/tools/table.h"
 #include "seqenc/train/compare.h"
 #include "seqenc/train/run.h"
 
@@ -68,6 +69,40 @@ TrainingRun prepare_training(const std::string& config_path, const std::vector<s
   use_threads(run.config.train.threads);
   install_stop_handlers();
   return run;
+}
+
+void print_sweep(const std::vector<BenchResult>& results) {
+  Table table{{"encoder", "n", "batch", "tokens/s", "ms/step", "peak RSS MB"}, {}};
+  for (const auto& r : results) {
+    table.add({r.encoder + (r.attention.empty() ? "" : " (" + r.attention + ")"), std::to_string(r.seq_len),
+               std::to_string(r.batch_size), fmt::format("{:.0f}", r.tokens_per_s),
+               fmt::format("{:.2f}", r.ms_per_step), fmt::format("{:.0f}", r.peak_rss_mb)});
+  }
+  const auto& first = results.front();
+  fmt::print("{} parameters, vocab {}, {} thread(s) on {}\n{}", first.parameters, first.vocab_size, first.threads,
+             first.device, table.render(false));
+}
+
+// The fused kernel at the sweep's sizes, next to the machine's matrix product.
+void print_kernel_rates(const Config& config) {
+  const auto heads = config.model.num_heads, head_dim = config.model.num_hiddens / std::max<int64_t>(1, heads);
+  const auto gemm = measure_sgemm(2048, 3);
+  fmt::print(
+      "\nmatrix product {}^3 on this machine: {:.1f} GFLOP/s through oneDNN (seqenc), {:.1f} GFLOP/s through "
+      "LibTorch's torch::mm\n",
+      gemm.size, gemm.onednn_gflops, gemm.libtorch_gflops);
+  Table table{{"fused kernel (batch x heads, n, d)", "forward ms", "forward GFLOP/s", "backward ms", "backward GFLOP/s",
+               "of oneDNN's sgemm"},
+              {}};
+  for (const auto& [n, batch] : bench_sweep(config.bench)) {
+    const auto k = measure_attention_kernel(batch * heads, n, head_dim, 3);
+    table.add({fmt::format("{} x {}, {}, {}", batch, heads, n, head_dim), fmt::format("{:.2f}", k.forward_ms),
+               fmt::format("{:.1f}", k.forward_gflops), fmt::format("{:.2f}", k.backward_ms),
+               fmt::format("{:.1f}", k.backward_gflops),
+               fmt::format("{:.0f}% / {:.0f}%", 100 * k.forward_gflops / gemm.onednn_gflops,
+                           100 * k.backward_gflops / gemm.onednn_gflops)});
+  }
+  fmt::print("{}", table.render(false));
 }
 
 }  // namespace
@@ -132,17 +167,20 @@ int predict_command(const PredictArgs& args) {
 int bench_command(const BenchArgs& args) {
   auto config = load_config(args.config, args.overrides);
   use_threads(config.train.threads);
-  reset_peak_memory();
-  auto r = run_bench(config);
+  const auto results = run_bench_sweep(config, train_control());
   if (args.json) {
-    fmt::print("{}\n", bench_json(r));
-    return 0;
+    for (const auto& r : results) fmt::print("{}\n", bench_json(r));
+  } else if (results.size() == 1 && config.bench.seq_lens.empty()) {
+    const auto& r = results.front();
+    fmt::print(
+        "{}{} ({} parameters), batch {} x n {}, vocab {}, {} thread(s) on {}: {:.0f} tokens/s, {:.2f} ms/step, "
+        "peak RSS {:.0f} MB\n",
+        r.encoder, r.attention.empty() ? "" : " " + r.attention, r.parameters, r.batch_size, r.seq_len, r.vocab_size,
+        r.threads, r.device, r.tokens_per_s, r.ms_per_step, r.peak_rss_mb);
+  } else {
+    print_sweep(results);
   }
-  fmt::print(
-      "{} ({} parameters), batch {} x n {}, vocab {}, {} thread(s) on {}: {:.0f} tokens/s, {:.2f} ms/step, "
-      "peak RSS {:.0f} MB\n",
-      r.encoder, r.parameters, r.batch_size, r.seq_len, r.vocab_size, r.threads, r.device, r.tokens_per_s,
-      r.ms_per_step, r.peak_rss_mb);
+  if (config.bench.kernel) print_kernel_rates(config);
   return 0;
 }
 

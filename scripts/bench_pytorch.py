@@ -12,6 +12,8 @@ tokens, random valid lengths in [n/2, n], a token-classification head over the v
 cross-entropy, backward, Adam.
 
 Usage: scripts/bench_pytorch.py [--seq-len 128] [--batch-size 32] [--threads 2] [--encoders transformer,cnn,rnn]
+       scripts/bench_pytorch.py --seq-lens 128:32,512:8,2048:1 [--num-hiddens 128 --ffn-num-hiddens 512]
+The sweep runs each Python model at each size in a process of its own, so that peak RSS is per run.
 Needs Debian's python3-torch (/usr/bin/python3) and a built build/bin/seqenc.
 """
 import argparse
@@ -242,16 +244,78 @@ def time_python(model, a):
     return {"ms_per_step": ms, "tokens_per_s": a.batch_size * a.seq_len / (ms / 1000)}
 
 
-def time_seqenc(encoder, a):
+def seqenc_args(encoder, a, extra):
     sets = {"model.encoder": encoder, "model.num_hiddens": a.num_hiddens, "model.num_layers": a.num_layers,
             "model.num_heads": a.num_heads, "model.ffn_num_hiddens": a.ffn_num_hiddens, "model.dropout": a.dropout,
-            "model.kernel_size": a.kernel_size, "bench.batch_size": a.batch_size, "bench.seq_len": a.seq_len,
-            "bench.vocab_size": a.vocab_size, "bench.steps": a.steps, "bench.repeats": a.repeats,
-            "bench.warmup": a.warmup, "train.threads": a.threads, "data.max_len": max(a.seq_len, 128)}
+            "model.kernel_size": a.kernel_size, "bench.vocab_size": a.vocab_size, "bench.steps": a.steps,
+            "bench.repeats": a.repeats, "bench.warmup": a.warmup, "train.threads": a.threads}
+    sets.update(extra)
     args = [str(ROOT / "build/bin/seqenc"), "bench", "--json"]
     for k, v in sets.items():
         args += ["--set", f"{k}={v}"]
-    return json.loads(subprocess.run(args, check=True, capture_output=True, text=True).stdout)
+    return args
+
+
+def time_seqenc(encoder, a):
+    extra = {"bench.batch_size": a.batch_size, "bench.seq_len": a.seq_len, "data.max_len": max(a.seq_len, 128)}
+    if a.attention:
+        extra["model.attention"] = a.attention
+    out = subprocess.run(seqenc_args(encoder, a, extra), check=True, capture_output=True, text=True).stdout
+    return json.loads(out.splitlines()[0])
+
+
+def python_model(name, a):
+    if name == "book":
+        return BookTransformerEncoder(a.vocab_size, a.num_hiddens, a.ffn_num_hiddens, a.num_heads, a.num_layers,
+                                      a.dropout)
+    if name == "torch":
+        return TorchTransformerEncoder(a.vocab_size, a.num_hiddens, a.ffn_num_hiddens, a.num_heads, a.num_layers,
+                                       a.dropout)
+    if name == "cnn":
+        return CnnEncoder(a.vocab_size, a.num_hiddens, a.num_layers, a.kernel_size, a.dropout)
+    return GruEncoder(a.vocab_size, a.num_hiddens, a.num_layers, a.dropout)
+
+
+def child(a):
+    """One Python model at one size in this process, so that its peak RSS is its own."""
+    import resource
+    torch.set_num_threads(a.threads)
+    r = time_python(Tagger(python_model(a.child, a), a.num_hiddens, a.vocab_size), a)
+    r["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(r))
+
+
+def time_python_child(name, a, n, batch):
+    import sys
+    args = [sys.executable, __file__, "--child", name, "--seq-len", str(n), "--batch-size", str(batch)]
+    for key in ("vocab_size", "num_hiddens", "num_layers", "num_heads", "ffn_num_hiddens", "kernel_size", "dropout",
+                "threads", "steps", "repeats", "warmup"):
+        args += ["--" + key.replace("_", "-"), str(getattr(a, key))]
+    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.splitlines()[-1])
+
+
+def sweep(a):
+    """seqenc (both attention kernels) and the Python transformers at every n:batch of --seq-lens."""
+    print(f"transformer d {a.num_hiddens}, {a.num_heads} heads, FFN {a.ffn_num_hiddens}, {a.num_layers} layers, "
+          f"vocab {a.vocab_size}, dropout {a.dropout}, {a.threads} thread(s), torch {torch.__version__}; "
+          f"valid lengths in [n/2, n]")
+    print(f"{'implementation':<36} {'n':>5} {'batch':>5} {'tokens/s':>10} {'ms/step':>9} {'peak MB':>8} "
+          f"{'fused vs this':>14}")
+    for item in a.seq_lens.split(","):
+        n, batch = (int(x) for x in item.split(":"))
+        extra = {"bench.seq_lens": f"{n}:{batch}", "bench.reference_max_n": a.reference_max_n,
+                 "data.max_len": max(n, 128)}
+        out = subprocess.run(seqenc_args("transformer", a, extra), check=True, capture_output=True, text=True).stdout
+        rows = [(f"seqenc ({r['attention']})", r) for r in map(json.loads, out.splitlines())]
+        if n <= a.python_max_n:
+            rows += [(label, time_python_child(name, a, n, batch)) for label, name in
+                     (("book's Python TransformerEncoder", "book"), ("torch.nn.TransformerEncoder", "torch"))]
+        fused = rows[0][1]["tokens_per_s"]
+        for label, r in rows:
+            ratio = "" if label == "seqenc (fused)" else f"{fused / r['tokens_per_s']:.2f}x"
+            print(f"{label:<36} {n:>5} {batch:>5} {r['tokens_per_s']:>10.0f} {r['ms_per_step']:>9.2f} "
+                  f"{r['peak_rss_mb']:>8.0f} {ratio:>14}", flush=True)
 
 
 def main():
@@ -270,8 +334,17 @@ def main():
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--attention", default="", help="seqenc's model.attention (default: its auto)")
+    p.add_argument("--seq-lens", default="", help="sweep n:batch,... (transformers, peak RSS per run)")
+    p.add_argument("--reference-max-n", type=int, default=2048, help="sweep: largest n for seqenc's reference path")
+    p.add_argument("--python-max-n", type=int, default=2048, help="sweep: largest n for the Python models")
+    p.add_argument("--child", default="", help=argparse.SUPPRESS)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
+    if a.child:
+        return child(a)
+    if a.seq_lens:
+        return sweep(a)
     rows = []
     for encoder in a.encoders.split(","):
         ours = time_seqenc(encoder, a)

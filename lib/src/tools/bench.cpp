@@ -5,14 +5,31 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "seqenc/nn/fused_attention.h"
 #include "seqenc/nn/heads.h"
+#include "seqenc/nn/linear.h"
 #include "seqenc/tools/measure.h"
 #include "seqenc/train/trainer.h"
 
 namespace seqenc {
 
-BenchResult run_bench(const Config& config) {
+namespace {
+// The kernel a transformer of this configuration runs on the CPU.
+std::string attention_kind(const Config& config) {
+  const bool fused =
+      config.model.attention != AttentionKernel::reference && config.model.pos_encoding != PosEncoding::relative;
+  return fused ? "fused" : "reference";
+}
+
+double time_ms(const std::function<void()>& f, int64_t repeats) {
+  f();  // warm-up
+  return median_ms(f, repeats);
+}
+}  // namespace
+
+BenchResult run_bench(const Config& config, const TrainControl& control) {
   check_config(config, "configuration");
+  if (control.reset_peak_memory) control.reset_peak_memory();
   const auto& b = config.bench;
   const auto device = resolve_device(config.train.device);
   torch::manual_seed(config.train.seed);
@@ -43,6 +60,7 @@ BenchResult run_bench(const Config& config) {
   }
   BenchResult r;
   r.encoder = config.model.name;
+  if (config.model.name == "transformer") r.attention = device.is_cpu() ? attention_kind(config) : "reference";
   r.batch_size = b.batch_size;
   r.seq_len = b.seq_len;
   r.vocab_size = b.vocab_size;
@@ -55,12 +73,74 @@ BenchResult run_bench(const Config& config) {
   return r;
 }
 
+std::vector<BenchResult> run_bench_sweep(const Config& config, const TrainControl& control) {
+  std::vector<BenchResult> results;
+  const bool both = config.model.name == "transformer" && config.model.attention == AttentionKernel::automatic &&
+                    config.model.pos_encoding != PosEncoding::relative;
+  for (const auto& [n, batch] : bench_sweep(config.bench)) {
+    Config c = config;
+    c.bench.seq_len = n;
+    c.bench.batch_size = batch;
+    c.bench.seq_lens.clear();
+    c.data.max_len = std::max(c.data.max_len, n);
+    if (!both) {
+      results.push_back(run_bench(c, control));
+      continue;
+    }
+    for (auto kernel : {AttentionKernel::fused, AttentionKernel::reference}) {
+      if (kernel == AttentionKernel::reference && n > config.bench.reference_max_n) continue;
+      c.model.attention = kernel;
+      results.push_back(run_bench(c, control));
+    }
+  }
+  return results;
+}
+
+KernelRate measure_attention_kernel(int64_t batch_heads, int64_t n, int64_t head_dim, int64_t repeats) {
+  torch::manual_seed(0);
+  auto q = torch::randn({batch_heads, n, head_dim}).requires_grad_(true);
+  auto k = torch::randn({batch_heads, n, head_dim}).requires_grad_(true);
+  auto v = torch::randn({batch_heads, n, head_dim}).requires_grad_(true);
+  auto upstream = torch::randn({batch_heads, n, head_dim});
+  KernelRate r{batch_heads, n, head_dim};
+  torch::Tensor out;
+  r.forward_ms = time_ms([&] { out = fused_attention(q, k, v, {}); }, repeats);
+  const double total_ms = time_ms(
+      [&] {
+        auto y = fused_attention(q, k, v, {});
+        y.backward(upstream);
+      },
+      repeats);
+  r.backward_ms = std::max(1e-9, total_ms - r.forward_ms);
+  const double flops = static_cast<double>(batch_heads) * static_cast<double>(n) * static_cast<double>(n) *
+                       static_cast<double>(head_dim);
+  r.forward_gflops = 4 * flops / (r.forward_ms * 1e6);
+  r.backward_gflops = 10 * flops / (r.backward_ms * 1e6);
+  return r;
+}
+
+GemmRate measure_sgemm(int64_t size, int64_t repeats) {
+  torch::NoGradGuard no_grad;
+  auto a = torch::randn({size, size}), b = torch::randn({size, size});
+  const double flops = 2.0 * static_cast<double>(size) * static_cast<double>(size) * static_cast<double>(size);
+  GemmRate r{size};
+  r.onednn_gflops = flops / (time_ms([&] { linear(a, b, torch::Tensor()); }, repeats) * 1e6);
+  r.libtorch_gflops = flops / (time_ms([&] { torch::mm(a, b); }, repeats) * 1e6);
+  return r;
+}
+
 std::string bench_json(const BenchResult& r) {
-  return nlohmann::json{{"encoder", r.encoder},           {"batch_size", r.batch_size},
-                        {"seq_len", r.seq_len},           {"vocab_size", r.vocab_size},
-                        {"threads", r.threads},           {"parameters", r.parameters},
-                        {"tokens_per_s", r.tokens_per_s}, {"ms_per_step", r.ms_per_step},
-                        {"peak_rss_mb", r.peak_rss_mb},   {"device", r.device}}
+  return nlohmann::json{{"encoder", r.encoder},
+                        {"attention", r.attention},
+                        {"batch_size", r.batch_size},
+                        {"seq_len", r.seq_len},
+                        {"vocab_size", r.vocab_size},
+                        {"threads", r.threads},
+                        {"parameters", r.parameters},
+                        {"tokens_per_s", r.tokens_per_s},
+                        {"ms_per_step", r.ms_per_step},
+                        {"peak_rss_mb", r.peak_rss_mb},
+                        {"device", r.device}}
       .dump();
 }
 

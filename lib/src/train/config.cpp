@@ -94,6 +94,9 @@ class Schema {
     add("bench.steps", b.steps, "timed steps per repeat");
     add("bench.repeats", b.repeats, "repeats; the median is reported");
     add("bench.warmup", b.warmup, "untimed warm-up steps");
+    add("bench.seq_lens", b.seq_lens, "sweep over n, e.g. 128:32,512:8,2048:1 (n:batch; empty: bench.seq_len)");
+    add("bench.reference_max_n", b.reference_max_n, "largest n of a sweep that also times the reference attention");
+    add("bench.kernel", b.kernel, "also time the fused attention kernel alone (GFLOP/s) and the machine's sgemm");
     auto& a = c.analyze;
     add("analyze.min_n", a.min_n, "smallest n of the cost and latency sweeps");
     add("analyze.max_n", a.max_n, "largest n of the cost and latency sweeps (doubling from min_n)");
@@ -322,6 +325,14 @@ std::vector<std::string> config_problems(const Config& c) {
   need(b.steps > 0, "bench.steps: must be > 0");
   need(b.repeats > 0, "bench.repeats: must be > 0");
   need(b.warmup >= 0, "bench.warmup: must be >= 0");
+  try {
+    for (const auto& [n, batch] : bench_sweep(b)) {
+      need(n > 1 && batch > 0,
+           "bench.seq_lens: n must be > 1 and batch > 0, got " + std::to_string(n) + ":" + std::to_string(batch));
+    }
+  } catch (const ConfigError& e) {
+    p.push_back(e.what());
+  }
 
   const auto& a = c.analyze;
   need(a.min_n >= 2 && a.min_n <= a.max_n, "analyze.min_n: must be in [2, analyze.max_n]");
@@ -376,6 +387,25 @@ std::vector<ConfigKey> config_keys() {
     keys.push_back({f.key, f.type, e.c_str(), help});
   }
   return keys;
+}
+
+std::vector<std::pair<int64_t, int64_t>> bench_sweep(const BenchOptions& b) {
+  if (b.seq_lens.empty()) return {{b.seq_len, b.batch_size}};
+  std::vector<std::pair<int64_t, int64_t>> sweep;
+  for (const auto& item : split_list(b.seq_lens)) {
+    const auto colon = item.find(':');
+    try {
+      size_t used = 0;
+      const int64_t n = std::stoll(item.substr(0, colon), &used);
+      if (used != (colon == std::string::npos ? item.size() : colon)) throw std::invalid_argument(item);
+      const int64_t batch = colon == std::string::npos ? b.batch_size : std::stoll(item.substr(colon + 1), &used);
+      if (colon != std::string::npos && used != item.size() - colon - 1) throw std::invalid_argument(item);
+      sweep.emplace_back(n, batch);
+    } catch (const std::logic_error&) {
+      throw ConfigError("bench.seq_lens: '" + item + "' is not n or n:batch");
+    }
+  }
+  return sweep;
 }
 
 EncoderOptions encoder_options_for(const Config& config, int64_t vocab_size, bool causal, int64_t max_len) {

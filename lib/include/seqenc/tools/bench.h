@@ -1,23 +1,46 @@
-// seqenc bench: the project's training-step benchmark.
+// seqenc bench: the project's training-step benchmark, over one n or a sweep,
+// and the fused attention kernel's rate next to the machine's matrix product.
 #pragma once
 #include <string>
+#include <vector>
 
 #include "seqenc/train/config.h"
+#include "seqenc/train/trainer.h"
 
 namespace seqenc {
 
 struct BenchResult {
   std::string encoder;
+  std::string attention;  // the transformer's kernel: fused or reference; empty for the other encoders
   int64_t batch_size = 0, seq_len = 0, vocab_size = 0, threads = 0, parameters = 0;
   double tokens_per_s = 0;  // batch_size x seq_len positions per second (median over repeats)
   double ms_per_step = 0;   // median over repeats
-  double peak_rss_mb = 0;
+  double peak_rss_mb = 0;   // of this process since control.reset_peak_memory (when the caller gives one)
   std::string device;
 };
 
 // A step: random tokens, random valid lengths in [n/2, n], the encoder with a
 // token-classification head over the vocabulary, cross-entropy, backward, Adam.
-BenchResult run_bench(const Config& config);
+BenchResult run_bench(const Config& config, const TrainControl& control = {});
+// run_bench at every (n, batch) of bench_sweep(config.bench); a transformer with
+// model.attention auto is timed with both kernels (the reference one up to bench.reference_max_n).
+std::vector<BenchResult> run_bench_sweep(const Config& config, const TrainControl& control = {});
 std::string bench_json(const BenchResult& r);
+
+// The fused attention kernel alone on (batch_heads, n, head_dim) queries, keys and values, all keys valid, no dropout.
+struct KernelRate {
+  int64_t batch_heads = 0, n = 0, head_dim = 0;
+  double forward_ms = 0, backward_ms = 0;
+  double forward_gflops = 0, backward_gflops = 0;  // 4 n^2 d and 10 n^2 d FLOPs per head (FlashAttention-2's count)
+};
+KernelRate measure_attention_kernel(int64_t batch_heads, int64_t n, int64_t head_dim, int64_t repeats);
+
+// The machine's float matrix product, size x size x size: through oneDNN (what seqenc's linears and the
+// kernel use) and through LibTorch's own torch::mm.
+struct GemmRate {
+  int64_t size = 0;
+  double onednn_gflops = 0, libtorch_gflops = 0;
+};
+GemmRate measure_sgemm(int64_t size, int64_t repeats);
 
 }  // namespace seqenc

@@ -46,10 +46,16 @@ struct BenchOptions {
   int64_t batch_size = 32;
   int64_t seq_len = 128;
   int64_t vocab_size = 1000;
-  int64_t steps = 10;   // timed steps per repeat
-  int64_t repeats = 5;  // the median over repeats is reported
-  int64_t warmup = 3;   // untimed steps first
+  int64_t steps = 10;              // timed steps per repeat
+  int64_t repeats = 5;             // the median over repeats is reported
+  int64_t warmup = 3;              // untimed steps first
+  std::string seq_lens;            // a sweep "n:batch,n:batch,..." (or "n,..." at batch_size); empty: seq_len alone
+  int64_t reference_max_n = 2048;  // the sweep times the reference attention path up to this n
+  bool kernel = false;             // also time the fused attention kernel alone, and the machine's sgemm
 };
+
+// The (n, batch) pairs of a benchmark: bench.seq_lens, or (seq_len, batch_size). ConfigError on bad syntax.
+std::vector<std::pair<int64_t, int64_t>> bench_sweep(const BenchOptions& options);
 
 struct AnalyzeOptions {
   int64_t min_n = 16, max_n = 4096;  // cost and latency sweeps over n (doubling)
