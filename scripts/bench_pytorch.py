@@ -8,8 +8,8 @@ Runs, on the same machine and thread count:
   - torch.nn.TransformerEncoder with the same sizes (post-norm, ReLU, dropout),
   - and, with --encoders, PyTorch CNN and GRU encoders matching seqenc's,
 then prints tokens/s, ms/step and the ratios. A step is the one `seqenc bench` times: random
-tokens, random valid lengths in [n/2, n], a token-classification head over the vocabulary,
-cross-entropy, backward, Adam.
+tokens, random valid lengths in [n/2, n], a token-classification head over the vocabulary applied
+at the labelled (valid) positions only, cross-entropy, backward, Adam.
 
 Usage: scripts/bench_pytorch.py [--seq-len 128] [--batch-size 32] [--threads 2] [--encoders transformer,cnn,rnn]
        scripts/bench_pytorch.py --seq-lens 128:32,512:8,2048:1 [--num-hiddens 128 --ffn-num-hiddens 512]
@@ -142,7 +142,7 @@ class BookTransformerEncoder(nn.Module):
         super().__init__()
         self.num_hiddens = num_hiddens
         self.embedding = nn.Embedding(vocab_size, num_hiddens)
-        self.pos_encoding = PositionalEncoding(num_hiddens, dropout)
+        self.pos_encoding = PositionalEncoding(num_hiddens, dropout, max_len=16384)
         self.blks = nn.Sequential()
         for i in range(num_blks):
             self.blks.add_module("block" + str(i), TransformerEncoderBlock(
@@ -161,7 +161,7 @@ class TorchTransformerEncoder(nn.Module):
         super().__init__()
         self.num_hiddens = num_hiddens
         self.embedding = nn.Embedding(vocab_size, num_hiddens)
-        self.pos_encoding = PositionalEncoding(num_hiddens, dropout)
+        self.pos_encoding = PositionalEncoding(num_hiddens, dropout, max_len=16384)
         layer = nn.TransformerEncoderLayer(num_hiddens, num_heads, ffn_num_hiddens, dropout, batch_first=True)
         self.encoder = nn.TransformerEncoder(layer, num_blks, enable_nested_tensor=False)
 
@@ -226,8 +226,10 @@ def time_python(model, a):
         lens = torch.randint(a.seq_len // 2, a.seq_len + 1, (a.batch_size,))
         labels = torch.randint(0, a.vocab_size, (a.batch_size, a.seq_len))
         labels[torch.arange(a.seq_len)[None, :] >= lens[:, None]] = -100
-        logits = model(tokens, lens)
-        loss = F.cross_entropy(logits.reshape(-1, a.vocab_size), labels.reshape(-1), ignore_index=-100)
+        # As seqenc does: the output layer only at labelled positions (not at padding).
+        keep = labels != -100
+        logits = model.output(model.encoder(tokens, lens)[keep])
+        loss = F.cross_entropy(logits, labels[keep])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
