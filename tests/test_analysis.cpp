@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cli.h"
 #include "seqenc/tools/analyze.h"
@@ -84,4 +85,28 @@ TEST_CASE("bench reports tokens/s, ms/step and peak memory as JSON", "[analysis]
   auto bad = run_seqenc("bench --set bench.seq_len=1");
   CHECK(bad.status == 2);
   CHECK_THAT(bad.err, Catch::Contains("bench.seq_len"));
+  auto sweep_syntax = run_seqenc("bench --set bench.seq_lens=64:x");
+  CHECK(sweep_syntax.status == 2);
+  CHECK_THAT(sweep_syntax.err, Catch::Contains("bench.seq_lens: '64:x' is not n or n:batch"));
+}
+
+TEST_CASE("bench sweeps n with both attention kernels and times the fused kernel against sgemm", "[analysis][cli]") {
+  auto r = run_seqenc(
+      "bench --json --set bench.seq_lens=16:4,40:2 --set bench.reference_max_n=20 --set bench.vocab_size=50"
+      " --set bench.steps=1 --set bench.repeats=1 --set bench.warmup=0 --set train.threads=1");
+  REQUIRE(r.status == 0);
+  std::vector<std::string> seen;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    auto j = nlohmann::json::parse(line);
+    seen.push_back(j["attention"].get<std::string>() + "@" + std::to_string(j["seq_len"].get<int64_t>()) + "x" +
+                   std::to_string(j["batch_size"].get<int64_t>()));
+  }
+  CHECK(seen == std::vector<std::string>{"fused@16x4", "reference@16x4", "fused@40x2"});
+  auto table = run_seqenc(
+      "bench --set bench.seq_lens=32:2 --set bench.kernel=true --set bench.vocab_size=50 --set bench.steps=1"
+      " --set bench.repeats=1 --set bench.warmup=0 --set train.threads=1");
+  REQUIRE(table.status == 0);
+  CHECK_THAT(table.out, Catch::Contains("transformer (fused)") && Catch::Contains("transformer (reference)") &&
+                            Catch::Contains("GFLOP/s through oneDNN") && Catch::Contains("2 x 4, 32, 16"));
 }

@@ -75,7 +75,9 @@ BenchResult run_bench(const Config& config, const TrainControl& control) {
 
 std::vector<BenchResult> run_bench_sweep(const Config& config, const TrainControl& control) {
   std::vector<BenchResult> results;
-  const bool both = config.model.name == "transformer" && config.model.attention == AttentionKernel::automatic &&
+  // A sweep of a transformer whose kernel is left to auto times both kernels; a single size, the one auto picks.
+  const bool both = !config.bench.seq_lens.empty() && config.model.name == "transformer" &&
+                    config.model.attention == AttentionKernel::automatic &&
                     config.model.pos_encoding != PosEncoding::relative;
   for (const auto& [n, batch] : bench_sweep(config.bench)) {
     Config c = config;

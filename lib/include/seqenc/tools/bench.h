@@ -22,7 +22,7 @@ struct BenchResult {
 // A step: random tokens, random valid lengths in [n/2, n], the encoder with a
 // token-classification head over the vocabulary, cross-entropy, backward, Adam.
 BenchResult run_bench(const Config& config, const TrainControl& control = {});
-// run_bench at every (n, batch) of bench_sweep(config.bench); a transformer with
+// run_bench at every (n, batch) of bench_sweep(config.bench); in a sweep (bench.seq_lens), a transformer with
 // model.attention auto is timed with both kernels (the reference one up to bench.reference_max_n).
 std::vector<BenchResult> run_bench_sweep(const Config& config, const TrainControl& control = {});
 std::string bench_json(const BenchResult& r);
