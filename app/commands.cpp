@@ -83,6 +83,24 @@ void print_sweep(const std::vector<BenchResult>& results) {
              first.device, table.render(false));
 }
 
+// The top operators of a step, by self time (what they took themselves, their callees excluded).
+void print_profiles(const std::vector<BenchResult>& results) {
+  for (const auto& r : results) {
+    double step_ms = 0;
+    for (const auto& op : r.operators) step_ms += op.self_ms;
+    Table table{{"operator", "calls/step", "self ms", "self %", "total ms"}, {}};
+    for (size_t i = 0; i < r.operators.size() && i < 15; ++i) {
+      const auto& op = r.operators[i];
+      table.add({op.name, std::to_string(op.calls / 2), fmt::format("{:.2f}", op.self_ms),
+                 fmt::format("{:.1f}", 100 * op.self_ms / std::max(1e-9, step_ms)),
+                 fmt::format("{:.2f}", op.total_ms)});
+    }
+    fmt::print("\n{}{}, n {} x batch {}: top operators of a step under the profiler ({:.1f} ms profiled)\n{}",
+               r.encoder, r.attention.empty() ? "" : " (" + r.attention + ")", r.seq_len, r.batch_size, step_ms,
+               table.render(false));
+  }
+}
+
 // The fused kernel at the sweep's sizes, next to the machine's matrix product.
 void print_kernel_rates(const Config& config) {
   const auto heads = config.model.num_heads, head_dim = config.model.num_hiddens / std::max<int64_t>(1, heads);
@@ -180,6 +198,7 @@ int bench_command(const BenchArgs& args) {
   } else {
     print_sweep(results);
   }
+  if (config.bench.profile && !args.json) print_profiles(results);
   if (config.bench.kernel) print_kernel_rates(config);
   return 0;
 }

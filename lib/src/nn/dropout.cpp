@@ -18,9 +18,11 @@ torch::Tensor fast_dropout(const torch::Tensor& x, double p, bool training) {
   // 48 random bits per draw, read as three 16-bit lanes (little-endian: the top lane is zero).
   auto bits = torch::randint(0, int64_t{1} << 48, {words}, torch::dtype(torch::kLong));
   auto lanes = bits.view(torch::kInt16).view({words, 4}).narrow(1, 0, 3).reshape({-1}).narrow(0, 0, n);
-  const auto threshold = static_cast<int16_t>(-32768 + std::lround(p * 65536.0));
-  auto keep = lanes.ge(threshold).view(x.sizes());
-  return x * keep.to(x.scalar_type()) * (1.0 / (1.0 - p));
+  const long dropped = std::lround(p * 65536.0);  // of 65536 lane values
+  if (dropped >= 65536) return x * 0;
+  auto keep = lanes.ge(static_cast<int16_t>(-32768 + dropped)).view(x.sizes());
+  // The kept share is exactly (65536 - dropped) / 65536: scaling by its inverse keeps the expectation.
+  return x * keep.to(x.scalar_type()) * (65536.0 / static_cast<double>(65536 - dropped));
 }
 
 }  // namespace seqenc

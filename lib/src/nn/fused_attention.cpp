@@ -97,8 +97,9 @@ class DropoutMask {
   DropoutMask(int64_t seed, int64_t num_keys, double p)
       : seed_(static_cast<uint64_t>(seed)),
         groups_per_row_((num_keys + 3) / 4),
-        threshold_(static_cast<uint32_t>(std::lround(p * 65536.0))),
-        scale_(p > 0 ? 1.0 / (1.0 - p) : 1.0),
+        threshold_(static_cast<uint32_t>(std::min<long>(65536, std::lround(p * 65536.0)))),
+        // The kept share is exactly (65536 - threshold) / 65536: scaling by its inverse keeps the expectation.
+        scale_(threshold_ < 65536 ? 65536.0 / static_cast<double>(65536 - threshold_) : 0.0),
         active_(p > 0) {}
   bool active() const { return active_; }
 
@@ -159,8 +160,9 @@ Problem make_problem(const torch::Tensor& q, const torch::Tensor& k, const torch
   return p;
 }
 
-// Scores of one tile, scaled and masked the book's way: keys past a row's length excluded (their weight is
-// exactly 0, as exp(-1e6 - max) underflows to), a row of valid length 0 all equal (so its softmax is uniform).
+// Scores of one tile, scaled and masked the book's way: keys past a row's length excluded (-inf here: their
+// weight is exactly 0, as the book's exp(-1e6 - max) underflows to whenever a kept score exceeds -1e6 + 104),
+// a row of valid length 0 all equal (so its softmax is uniform over all keys, as with the book's -1e6).
 template <typename T>
 void masked_scores(const Problem& p, const T* Q, const T* K, int64_t row0, int64_t rows, int64_t key0, int64_t cols,
                    T* S) {
@@ -184,7 +186,9 @@ int64_t keys_needed(const Problem& p, int64_t row0, int64_t rows) {
 }
 
 template <typename T>
-void forward_kernel(const Problem& p, const DropoutMask& mask, const T* q, const T* k, const T* v, T* out, T* lse) {
+// stats holds each row's softmax statistics, max m and 1 / sum l: the log-sum-exp m + log l kept in two parts,
+// because stored as one float it would round log l to the spacing of floats near m when scores are large.
+void forward_kernel(const Problem& p, const DropoutMask& mask, const T* q, const T* k, const T* v, T* out, T* stats) {
   at::parallel_for(0, p.batch_heads * p.num_q_blocks(), 1, [&](int64_t begin, int64_t end) {
     std::vector<T> S(static_cast<size_t>(p.q_block * p.k_block)), M(mask.active() ? S.size() : 0);
     std::vector<T> acc(static_cast<size_t>(p.q_block * p.dv)), m(static_cast<size_t>(p.q_block)), l(m.size());
@@ -220,7 +224,8 @@ void forward_kernel(const Problem& p, const DropoutMask& mask, const T* q, const
         T* o = out + (row0 + i) * p.dv;
         const T* a = acc.data() + i * p.dv;
         for (int64_t c = 0; c < p.dv; ++c) o[c] = a[c] / l[i];
-        lse[row0 + i] = m[i] + std::log(l[i]);
+        stats[2 * (row0 + i)] = m[i];
+        stats[2 * (row0 + i) + 1] = T(1) / l[i];
       }
     }
   });
@@ -229,7 +234,7 @@ void forward_kernel(const Problem& p, const DropoutMask& mask, const T* q, const
 // One head at a time, so that each thread owns its head's dK and dV (no atomics), as PyTorch's kernel does.
 template <typename T>
 void backward_kernel(const Problem& p, const DropoutMask& mask, const T* q, const T* k, const T* v, const T* out,
-                     const T* lse, const T* dout, T* dq, T* dk, T* dv) {
+                     const T* stats, const T* dout, T* dq, T* dk, T* dv) {
   at::parallel_for(0, p.batch_heads, 1, [&](int64_t begin, int64_t end) {
     const size_t tile = static_cast<size_t>(p.q_block * p.k_block);
     std::vector<T> P(tile), dP(tile), dropped(mask.active() ? tile : 0), M(mask.active() ? tile : 0);
@@ -253,7 +258,9 @@ void backward_kernel(const Problem& p, const DropoutMask& mask, const T* q, cons
           masked_scores(p, Q, K, row0, rows, key0, cols, P.data());
           for (int64_t i = 0; i < rows; ++i) {
             T* s = P.data() + i * cols;
-            exp_sum(s, cols, lse[row0 + i]);  // the weights, recomputed from the saved log-sum-exp
+            exp_sum(s, cols, stats[2 * (row0 + i)]);  // the weights, recomputed from the saved statistics
+            const T inv_sum = stats[2 * (row0 + i) + 1];
+            for (int64_t j = 0; j < cols; ++j) s[j] *= inv_sum;
             if (!mask.active()) continue;
             T *mi = M.data() + i * cols, *di = dropped.data() + i * cols;
             mask.fill(mi, row0 + i, key0, cols);
@@ -309,12 +316,12 @@ class FusedAttentionFunction : public torch::autograd::Function<FusedAttentionFu
     const auto problem = make_problem(q, k, v, lens);
     const DropoutMask mask(seed, problem.num_keys, dropout);
     auto out = torch::empty({problem.batch_heads, problem.num_queries, problem.dv}, q.options());
-    auto lse = torch::empty({problem.batch_heads, problem.num_queries}, q.options());
+    auto stats = torch::empty({problem.batch_heads, problem.num_queries, 2}, q.options());
     AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "fused_attention_forward", [&] {
       forward_kernel<scalar_t>(problem, mask, q.data_ptr<scalar_t>(), k.data_ptr<scalar_t>(), v.data_ptr<scalar_t>(),
-                               out.data_ptr<scalar_t>(), lse.data_ptr<scalar_t>());
+                               out.data_ptr<scalar_t>(), stats.data_ptr<scalar_t>());
     });
-    ctx->save_for_backward({q, k, v, out, lse, lens});
+    ctx->save_for_backward({q, k, v, out, stats, lens});
     ctx->saved_data["dropout"] = dropout;
     ctx->saved_data["seed"] = seed;
     return out;
@@ -323,14 +330,15 @@ class FusedAttentionFunction : public torch::autograd::Function<FusedAttentionFu
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
                                                torch::autograd::tensor_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const auto &q = saved[0], &k = saved[1], &v = saved[2], &out = saved[3], &lse = saved[4], &lens = saved[5];
+    TORCH_CHECK(!torch::GradMode::is_enabled(), "fused attention has no double backward");
+    const auto &q = saved[0], &k = saved[1], &v = saved[2], &out = saved[3], &stats = saved[4], &lens = saved[5];
     const auto problem = make_problem(q, k, v, lens);
     const DropoutMask mask(ctx->saved_data["seed"].toInt(), problem.num_keys, ctx->saved_data["dropout"].toDouble());
     auto dout = grads[0].contiguous();
     auto dq = torch::zeros_like(q), dk = torch::zeros_like(k), dv = torch::zeros_like(v);
     AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "fused_attention_backward", [&] {
       backward_kernel<scalar_t>(problem, mask, q.data_ptr<scalar_t>(), k.data_ptr<scalar_t>(), v.data_ptr<scalar_t>(),
-                                out.data_ptr<scalar_t>(), lse.data_ptr<scalar_t>(), dout.data_ptr<scalar_t>(),
+                                out.data_ptr<scalar_t>(), stats.data_ptr<scalar_t>(), dout.data_ptr<scalar_t>(),
                                 dq.data_ptr<scalar_t>(), dk.data_ptr<scalar_t>(), dv.data_ptr<scalar_t>());
     });
     return {dq, dk, dv, torch::Tensor(), torch::Tensor(), torch::Tensor()};
@@ -346,6 +354,17 @@ bool fused_attention_supports(const torch::Tensor& queries) {
 torch::Tensor fused_attention(const torch::Tensor& queries, const torch::Tensor& keys, const torch::Tensor& values,
                               const torch::Tensor& valid_lens, const FusedAttentionOptions& options) {
   if (!fused_attention_supports(queries)) throw ModelError("fused attention runs on CPU float or double tensors");
+  const bool shapes_agree = queries.dim() == 3 && keys.dim() == 3 && values.dim() == 3 &&
+                            keys.size(0) == queries.size(0) && values.size(0) == queries.size(0) &&
+                            keys.size(2) == queries.size(2) && values.size(1) == keys.size(1);
+  if (!shapes_agree) {
+    throw ModelError("fused attention needs queries (BH, q, d), keys (BH, k, d) and values (BH, k, dv)");
+  }
+  if (keys.device() != queries.device() || values.device() != queries.device() ||
+      keys.scalar_type() != queries.scalar_type() || values.scalar_type() != queries.scalar_type()) {
+    throw ModelError("fused attention needs queries, keys and values of one dtype on one device");
+  }
+  if (keys.size(1) == 0) return torch::zeros({queries.size(0), queries.size(1), values.size(2)}, queries.options());
   if (!(options.dropout >= 0 && options.dropout < 1)) throw ModelError("fused attention: dropout must be in [0, 1)");
   const int64_t seed = options.dropout > 0 ? (options.seed >= 0 ? options.seed : draw_seed()) : 0;
   auto lens = keys_per_row(valid_lens, queries.size(0), queries.size(1), keys.size(1));

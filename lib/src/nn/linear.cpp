@@ -16,7 +16,10 @@ class LinearFunction : public torch::autograd::Function<LinearFunction> {
                                const torch::Tensor& weight, const torch::Tensor& bias) {
     const int64_t M = x2.size(0), K = x2.size(1), N = weight.size(0);
     const bool has_bias = bias.numel() > 0;
-    auto y = has_bias ? bias.expand({M, N}).contiguous() : torch::empty({M, N}, x2.options());
+    // A fresh output: for M = 1, bias.expand({1, N}).contiguous() would be the bias itself, and beta = 1 would
+    // write the product into the parameter.
+    auto y = torch::empty({M, N}, x2.options());
+    if (has_bias) y.copy_(bias.expand({M, N}));
     detail::gemm(false, true, M, N, K, 1.0f, x2.data_ptr<float>(), K, weight.data_ptr<float>(), K,
                  has_bias ? 1.0f : 0.0f, y.data_ptr<float>(), N);
     ctx->save_for_backward({x2, weight});
@@ -26,6 +29,7 @@ class LinearFunction : public torch::autograd::Function<LinearFunction> {
 
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
                                                torch::autograd::tensor_list grads) {
+    TORCH_CHECK(!torch::GradMode::is_enabled(), "seqenc::linear has no double backward");
     const auto saved = ctx->get_saved_variables();
     const auto &x2 = saved[0], &weight = saved[1];
     const int64_t M = x2.size(0), K = x2.size(1), N = weight.size(0);

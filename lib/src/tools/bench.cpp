@@ -67,6 +67,7 @@ BenchResult run_bench(const Config& config, const TrainControl& control) {
   r.threads = torch::get_num_threads();
   r.parameters = model->encoder->num_parameters();
   r.ms_per_step = median(ms);
+  if (b.profile) r.operators = profile_operators(step, 2);
   r.tokens_per_s = static_cast<double>(b.batch_size * b.seq_len) / (r.ms_per_step / 1000.0);
   r.peak_rss_mb = peak_rss_mb();
   r.device = device.str();

@@ -96,6 +96,7 @@ class Schema {
     add("bench.warmup", b.warmup, "untimed warm-up steps");
     add("bench.seq_lens", b.seq_lens, "sweep over n, e.g. 128:32,512:8,2048:1 (n:batch; empty: bench.seq_len)");
     add("bench.reference_max_n", b.reference_max_n, "largest n of a sweep that also times the reference attention");
+    add("bench.profile", b.profile, "also print where a step's time goes, operator by operator (autograd profiler)");
     add("bench.kernel", b.kernel, "also time the fused attention kernel alone (GFLOP/s) and the machine's sgemm");
     auto& a = c.analyze;
     add("analyze.min_n", a.min_n, "smallest n of the cost and latency sweeps");

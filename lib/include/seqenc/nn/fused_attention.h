@@ -1,8 +1,8 @@
 // A fused, memory-linear CPU kernel for the book's scaled dot-product
 // attention, forward and backward (FlashAttention-2 style): queries x keys in
 // tiles small enough for L2, an online softmax, the forward keeping only the
-// output and one log-sum-exp per row, the backward recomputing each tile's
-// weights. No n x n tensor is ever stored.
+// output and each row's softmax statistics (its log-sum-exp, as max and sum),
+// the backward recomputing each tile's weights. No n x n tensor is ever stored.
 //
 // Semantics are the book's masked_softmax exactly: key j of query row i is
 // kept when j < valid_lens[b, i]; masked scores are *replaced* (so a row of

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "seqenc/tools/profile.h"
 #include "seqenc/train/config.h"
 #include "seqenc/train/trainer.h"
 
@@ -17,6 +18,7 @@ struct BenchResult {
   double ms_per_step = 0;   // median over repeats
   double peak_rss_mb = 0;   // of this process since control.reset_peak_memory (when the caller gives one)
   std::string device;
+  std::vector<OperatorTime> operators;  // with bench.profile: one more step under the profiler, by self time
 };
 
 // A step: random tokens, random valid lengths in [n/2, n], the encoder with a

@@ -52,6 +52,7 @@ struct BenchOptions {
   std::string seq_lens;            // a sweep "n:batch,n:batch,..." (or "n,..." at batch_size); empty: seq_len alone
   int64_t reference_max_n = 2048;  // the sweep times the reference attention path up to this n
   bool kernel = false;             // also time the fused attention kernel alone, and the machine's sgemm
+  bool profile = false;            // also print the top operators of a step (LibTorch's autograd profiler)
 };
 
 // The (n, batch) pairs of a benchmark: bench.seq_lens, or (seq_len, batch_size). ConfigError on bad syntax.
