@@ -91,7 +91,7 @@ void print_profiles(const std::vector<BenchResult>& results) {
     Table table{{"operator", "calls/step", "self ms", "self %", "total ms"}, {}};
     for (size_t i = 0; i < r.operators.size() && i < 15; ++i) {
       const auto& op = r.operators[i];
-      table.add({op.name, std::to_string(op.calls / 2), fmt::format("{:.2f}", op.self_ms),
+      table.add({op.name, std::to_string(op.calls), fmt::format("{:.2f}", op.self_ms),
                  fmt::format("{:.1f}", 100 * op.self_ms / std::max(1e-9, step_ms)),
                  fmt::format("{:.2f}", op.total_ms)});
     }

@@ -39,6 +39,7 @@ std::vector<OperatorTime> profile_operators(const std::function<void()>& step, i
   for (auto& [name, op] : by_name) {
     op.self_ms /= static_cast<double>(steps);
     op.total_ms /= static_cast<double>(steps);
+    op.calls /= steps;
     ops.push_back(op);
   }
   std::sort(ops.begin(), ops.end(), [](const auto& a, const auto& b) { return a.self_ms > b.self_ms; });

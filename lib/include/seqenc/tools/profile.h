@@ -9,7 +9,7 @@ namespace seqenc {
 
 struct OperatorTime {
   std::string name;  // e.g. aten::addmm, or an autograd node such as MulBackward0
-  int64_t calls = 0;
+  int64_t calls = 0;    // per step
   double self_ms = 0;   // in the operator itself, operators it called excluded (per step)
   double total_ms = 0;  // including the operators it called (per step)
 };
