@@ -184,6 +184,7 @@ int predict_command(const PredictArgs& args) {
 
 int bench_command(const BenchArgs& args) {
   auto config = load_config(args.config, args.overrides);
+  config.bench.profile = config.bench.profile || args.profile;
   use_threads(config.train.threads);
   const auto results = run_bench_sweep(config, train_control());
   if (args.json) {

@@ -31,6 +31,7 @@ struct BenchArgs {
   std::string config;
   std::vector<std::string> overrides;
   bool json = false;
+  bool profile = false;  // the same as --set bench.profile=true
 };
 struct AnalyzeArgs {
   std::string config, out;

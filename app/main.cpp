@@ -76,7 +76,8 @@ void add_bench(CLI::App& app, BenchArgs& a) {
   auto* c = app.add_subcommand("bench", "Time training steps of an encoder (median over repeats)");
   c->add_option("--config", a.config, "YAML config (model.*, bench.*, train.threads)")->check(CLI::ExistingFile);
   c->add_option("--set", a.overrides, "Override a key, e.g. --set bench.seq_len=512 (repeatable)");
-  c->add_flag("--json", a.json, "Print one JSON object");
+  c->add_flag("--json", a.json, "Print one JSON object per timed configuration");
+  c->add_flag("--profile", a.profile, "Also print a step's top operators (LibTorch's autograd profiler)");
 }
 
 void add_analyze(CLI::App& app, AnalyzeArgs& a) {

@@ -109,4 +109,9 @@ TEST_CASE("bench sweeps n with both attention kernels and times the fused kernel
   REQUIRE(table.status == 0);
   CHECK_THAT(table.out, Catch::Contains("transformer (fused)") && Catch::Contains("transformer (reference)") &&
                             Catch::Contains("GFLOP/s through oneDNN") && Catch::Contains("2 x 4, 32, 16"));
+  auto profile = run_seqenc(
+      "bench --profile --set model.encoder=rnn --set bench.batch_size=2 --set bench.seq_len=8 --set bench.vocab_size=50"
+      " --set bench.steps=1 --set bench.repeats=1 --set bench.warmup=0 --set train.threads=1");
+  REQUIRE(profile.status == 0);
+  CHECK_THAT(profile.out, Catch::Contains("top operators of a step") && Catch::Contains("aten::"));
 }
