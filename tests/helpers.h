@@ -2,12 +2,34 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <torch/torch.h>
+#include <vector>
 
 namespace seqenc::test {
 inline double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
   return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
+}
+
+// max |a - b| relative to max |b| (at least 1).
+inline double rel_diff(const torch::Tensor& a, const torch::Tensor& b) {
+  return max_abs_diff(a, b) / std::max(1.0, b.abs().max().item<double>());
+}
+
+// A run's metrics.jsonl without the timings, which differ between runs (everything else must not).
+inline std::vector<nlohmann::json> metric_lines(const std::filesystem::path& dir) {
+  std::vector<nlohmann::json> lines;
+  std::ifstream in(dir / "metrics.jsonl");
+  std::string line;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    j.erase("tokens_per_s");
+    j.erase("elapsed_s");
+    lines.push_back(j);
+  }
+  return lines;
 }
 
 // An empty scratch directory name, unique to this process.

@@ -5,8 +5,6 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include "helpers.h"
@@ -18,6 +16,8 @@
 
 using namespace seqenc;
 using seqenc::test::fresh_dir;
+using seqenc::test::metric_lines;
+using seqenc::test::rel_diff;
 namespace fs = std::filesystem;
 
 namespace {
@@ -42,11 +42,6 @@ Grads run(F&& attention, const torch::Tensor& q0, const torch::Tensor& k0, const
   auto out = attention(q, k, v);
   (out * upstream).sum().backward();
   return {out.detach(), q.grad(), k.grad(), v.grad()};
-}
-
-double rel_diff(const torch::Tensor& a, const torch::Tensor& b) {
-  const double scale = std::max(1.0, b.abs().max().item<double>());
-  return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>() / scale;
 }
 
 void check_against_reference(int64_t BH, int64_t nq, int64_t nk, int64_t d, int64_t dv, const torch::Tensor& lens,
@@ -269,19 +264,7 @@ TEST_CASE("resume with the fused kernel and dropout on: k steps, stop, resume eq
   stop.stop_after_step = 13;
   train(config, resumed.string(), false, stop);
   auto b = train(config, resumed.string(), true, quiet);
-  auto lines = [](const fs::path& dir) {
-    std::vector<nlohmann::json> out;
-    std::ifstream in(dir / "metrics.jsonl");
-    std::string line;
-    while (std::getline(in, line)) {
-      auto j = nlohmann::json::parse(line);
-      j.erase("tokens_per_s");
-      j.erase("elapsed_s");
-      out.push_back(j);
-    }
-    return out;
-  };
-  CHECK(lines(straight) == lines(resumed));
+  CHECK(metric_lines(straight) == metric_lines(resumed));
   CHECK(a.valid.loss == b.valid.loss);
   fs::remove_all(straight);
   fs::remove_all(resumed);

@@ -12,6 +12,7 @@
 
 using namespace seqenc;
 using seqenc::test::fresh_dir;
+using seqenc::test::metric_lines;
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
@@ -51,18 +52,6 @@ TrainControl quietly() {
   return control;
 }
 
-std::vector<json> metric_lines(const fs::path& dir) {
-  std::vector<json> lines;
-  std::ifstream in(dir / "metrics.jsonl");
-  std::string line;
-  while (std::getline(in, line)) {
-    auto j = json::parse(line);
-    j.erase("tokens_per_s");  // timings differ between runs; everything else must not
-    j.erase("elapsed_s");
-    lines.push_back(j);
-  }
-  return lines;
-}
 }  // namespace
 
 TEST_CASE("each encoder brings the loss well below its start in a few hundred steps", "[training]") {

@@ -185,9 +185,9 @@ int64_t keys_needed(const Problem& p, int64_t row0, int64_t rows) {
   return needed;
 }
 
-template <typename T>
 // stats holds each row's softmax statistics, max m and 1 / sum l: the log-sum-exp m + log l kept in two parts,
 // because stored as one float it would round log l to the spacing of floats near m when scores are large.
+template <typename T>
 void forward_kernel(const Problem& p, const DropoutMask& mask, const T* q, const T* k, const T* v, T* out, T* stats) {
   at::parallel_for(0, p.batch_heads * p.num_q_blocks(), 1, [&](int64_t begin, int64_t end) {
     std::vector<T> S(static_cast<size_t>(p.q_block * p.k_block)), M(mask.active() ? S.size() : 0);

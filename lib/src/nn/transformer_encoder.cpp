@@ -146,6 +146,10 @@ void TransformerEncoderImpl::record_attention_weights(bool record) {
   for (auto& block : blocks) block->attention->record_weights(record);
 }
 
+bool TransformerEncoderImpl::uses_fused_attention(const torch::Tensor& queries) const {
+  return blocks.front()->attention->uses_fused(queries);
+}
+
 std::vector<torch::Tensor> TransformerEncoderImpl::attention_weights() const {
   std::vector<torch::Tensor> weights;
   for (const auto& block : blocks) weights.push_back(block->attention->attention_weights());

@@ -8,24 +8,11 @@
 #include "seqenc/nn/fused_attention.h"
 #include "seqenc/nn/heads.h"
 #include "seqenc/nn/linear.h"
+#include "seqenc/nn/transformer_encoder.h"
 #include "seqenc/tools/measure.h"
 #include "seqenc/train/trainer.h"
 
 namespace seqenc {
-
-namespace {
-// The kernel a transformer of this configuration runs on the CPU.
-std::string attention_kind(const Config& config) {
-  const bool fused =
-      config.model.attention != AttentionKernel::reference && config.model.pos_encoding != PosEncoding::relative;
-  return fused ? "fused" : "reference";
-}
-
-double time_ms(const std::function<void()>& f, int64_t repeats) {
-  f();  // warm-up
-  return median_ms(f, repeats);
-}
-}  // namespace
 
 BenchResult run_bench(const Config& config, const TrainControl& control) {
   check_config(config, "configuration");
@@ -60,7 +47,9 @@ BenchResult run_bench(const Config& config, const TrainControl& control) {
   }
   BenchResult r;
   r.encoder = config.model.name;
-  if (config.model.name == "transformer") r.attention = device.is_cpu() ? attention_kind(config) : "reference";
+  if (auto* transformer = model->encoder->as<TransformerEncoderImpl>()) {
+    r.attention = transformer->uses_fused_attention(torch::empty({0}, torch::device(device))) ? "fused" : "reference";
+  }
   r.batch_size = b.batch_size;
   r.seq_len = b.seq_len;
   r.vocab_size = b.vocab_size;
@@ -85,7 +74,6 @@ std::vector<BenchResult> run_bench_sweep(const Config& config, const TrainContro
     c.bench.seq_len = n;
     c.bench.batch_size = batch;
     c.bench.seq_lens.clear();
-    c.data.max_len = std::max(c.data.max_len, n);
     if (!both) {
       results.push_back(run_bench(c, control));
       continue;
@@ -107,8 +95,8 @@ KernelRate measure_attention_kernel(int64_t batch_heads, int64_t n, int64_t head
   auto upstream = torch::randn({batch_heads, n, head_dim});
   KernelRate r{batch_heads, n, head_dim};
   torch::Tensor out;
-  r.forward_ms = time_ms([&] { out = fused_attention(q, k, v, {}); }, repeats);
-  const double total_ms = time_ms(
+  r.forward_ms = median_ms([&] { out = fused_attention(q, k, v, {}); }, repeats);
+  const double total_ms = median_ms(
       [&] {
         auto y = fused_attention(q, k, v, {});
         y.backward(upstream);
@@ -127,8 +115,8 @@ GemmRate measure_sgemm(int64_t size, int64_t repeats) {
   auto a = torch::randn({size, size}), b = torch::randn({size, size});
   const double flops = 2.0 * static_cast<double>(size) * static_cast<double>(size) * static_cast<double>(size);
   GemmRate r{size};
-  r.onednn_gflops = flops / (time_ms([&] { linear(a, b, torch::Tensor()); }, repeats) * 1e6);
-  r.libtorch_gflops = flops / (time_ms([&] { torch::mm(a, b); }, repeats) * 1e6);
+  r.onednn_gflops = flops / (median_ms([&] { linear(a, b, torch::Tensor()); }, repeats) * 1e6);
+  r.libtorch_gflops = flops / (median_ms([&] { torch::mm(a, b); }, repeats) * 1e6);
   return r;
 }
 

@@ -78,6 +78,9 @@ class MultiHeadAttentionImpl : public torch::nn::Module {
   // Weights of the last forward pass, (B, num_heads, q, k); kept only by the reference path (see record_weights).
   torch::Tensor attention_weights() const;
   void record_weights(bool record) { attention_->record_weights(record); }
+  bool uses_fused(const torch::Tensor& queries) const {
+    return attention_->uses_fused(queries, max_relative_position_ > 0);
+  }
 
   // TorchScript for out = this(x, x, x, lens), parameters under module path `path`.
   void emit_torchscript(TorchScriptWriter& w, const std::string& path, const std::string& x, const std::string& lens,

@@ -65,6 +65,8 @@ class TransformerEncoderImpl : public EncoderImpl {
   // Per block, (B, num_heads, n, n) weights of the last forward pass; record them first (fused attention keeps none).
   std::vector<torch::Tensor> attention_weights() const;
   void record_attention_weights(bool record);
+  // Whether attention on queries like these (device, dtype) runs the fused kernel.
+  bool uses_fused_attention(const torch::Tensor& queries) const;
 
   std::vector<TransformerEncoderBlock> blocks;
 
