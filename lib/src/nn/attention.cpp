@@ -72,7 +72,8 @@ torch::Tensor DotProductAttentionImpl::forward(const torch::Tensor& queries, con
   }
   // Scale the (B, q, d) queries rather than the (B, q, k) scores: the same softmax, n/d times less work.
   const auto scaled = queries * (1.0 / std::sqrt(static_cast<double>(queries.size(-1))));
-  auto scores = torch::bmm(scaled, keys.transpose(1, 2));
+  // Under bf16 autocast (nn/precision.h) bmm returns bf16: the softmax and what follows stay in fp32.
+  auto scores = torch::bmm(scaled, keys.transpose(1, 2)).to(queries.scalar_type());
   if (rel_keys.defined()) {
     // q_i . a_ij for every (i, j): (q, B, d) x (q, d, k) -> (q, B, k)
     scores += torch::bmm(scaled.transpose(0, 1), rel_keys.transpose(1, 2)).transpose(0, 1);
@@ -80,7 +81,7 @@ torch::Tensor DotProductAttentionImpl::forward(const torch::Tensor& queries, con
   auto weights = masked_softmax_(scores, valid_lens);
   attention_weights_ = weights.detach();
   auto dropped = dropout_(weights);
-  auto out = torch::bmm(dropped, values);
+  auto out = torch::bmm(dropped, values).to(queries.scalar_type());
   if (rel_values.defined()) {
     // sum_j w_ij a_ij: (q, B, k) x (q, k, d) -> (q, B, d)
     out = out + torch::bmm(dropped.transpose(0, 1), rel_values).transpose(0, 1);

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <mutex>
+#include <type_traits>
 #include <vector>
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -16,6 +18,7 @@
 
 #include "gemm.h"
 #include "seqenc/error.h"
+#include "seqenc/nn/precision.h"
 
 // Compiled with -fopenmp (lib/CMakeLists.txt): at::parallel_for is header-inline and runs serially without it.
 // Inside its OpenMP region the tiles' products (gemm.h) run single-threaded, which is what one tile wants.
@@ -88,6 +91,38 @@ T row_max(const T* x, int64_t n) {
 #pragma omp simd reduction(max : m)
   for (int64_t j = 0; j < n; ++j) m = std::max(m, x[j]);
   return m;
+}
+
+// ---- bf16 inputs: products read bf16 factors and accumulate in fp32; everything else stays fp32.
+using bf16 = c10::BFloat16;
+
+// Round to nearest even (a NaN stays a NaN), as c10::BFloat16 does, in a loop the compiler vectorises.
+void round_to_bf16(const float* x, int64_t n, bf16* y) {
+  auto* out = reinterpret_cast<uint16_t*>(y);
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t u;
+    std::memcpy(&u, x + i, sizeof u);
+    const auto rounded = static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+    out[i] = (u & 0x7FFFFFFFu) > 0x7F800000u ? uint16_t{0x7FC0} : rounded;
+  }
+}
+
+// A tile as a product's factor: itself in fp32 and double, rounded into `buffer` for bf16 products.
+template <typename T, typename In>
+const In* as_factor(const T* x, int64_t n, std::vector<In>& buffer) {
+  if constexpr (std::is_same_v<T, In>) {
+    return x;
+  } else {
+    round_to_bf16(x, n, buffer.data());
+    return buffer.data();
+  }
+}
+
+// Scratch for as_factor: none when the factors are the tiles themselves.
+template <typename T, typename In>
+std::vector<In> factor_buffer(size_t size) {
+  return std::vector<In>(std::is_same_v<T, In> ? 0 : size);
 }
 
 // ---- Dropout mask: SplitMix64, a counter-based generator, over (seed, row, column / 4); each 64-bit draw gives
@@ -163,8 +198,8 @@ Problem make_problem(const torch::Tensor& q, const torch::Tensor& k, const torch
 // Scores of one tile, scaled and masked the book's way: keys past a row's length excluded (-inf here: their
 // weight is exactly 0, as the book's exp(-1e6 - max) underflows to whenever a kept score exceeds -1e6 + 104),
 // a row of valid length 0 all equal (so its softmax is uniform over all keys, as with the book's -1e6).
-template <typename T>
-void masked_scores(const Problem& p, const T* Q, const T* K, int64_t row0, int64_t rows, int64_t key0, int64_t cols,
+template <typename T, typename In>
+void masked_scores(const Problem& p, const In* Q, const In* K, int64_t row0, int64_t rows, int64_t key0, int64_t cols,
                    T* S) {
   gemm(false, true, rows, cols, p.d, static_cast<T>(p.scale), Q, p.d, K, p.d, T(0), S, cols);
   for (int64_t i = 0; i < rows; ++i) {
@@ -187,23 +222,25 @@ int64_t keys_needed(const Problem& p, int64_t row0, int64_t rows) {
 
 // stats holds each row's softmax statistics, max m and 1 / sum l: the log-sum-exp m + log l kept in two parts,
 // because stored as one float it would round log l to the spacing of floats near m when scores are large.
-template <typename T>
-void forward_kernel(const Problem& p, const DropoutMask& mask, const T* q, const T* k, const T* v, T* out, T* stats) {
+template <typename T, typename In>
+void forward_kernel(const Problem& p, const DropoutMask& mask, const In* q, const In* k, const In* v, T* out,
+                    T* stats) {
   at::parallel_for(0, p.batch_heads * p.num_q_blocks(), 1, [&](int64_t begin, int64_t end) {
     std::vector<T> S(static_cast<size_t>(p.q_block * p.k_block)), M(mask.active() ? S.size() : 0);
     std::vector<T> acc(static_cast<size_t>(p.q_block * p.dv)), m(static_cast<size_t>(p.q_block)), l(m.size());
+    auto S_in = factor_buffer<T, In>(S.size());
     for (int64_t task = begin; task < end; ++task) {
       const int64_t bh = task / p.num_q_blocks(), q0 = (task % p.num_q_blocks()) * p.q_block;
       const int64_t rows = std::min(p.q_block, p.num_queries - q0), row0 = bh * p.num_queries + q0;
-      const T* Q = q + row0 * p.d;
+      const In* Q = q + row0 * p.d;
       std::fill(m.begin(), m.end(), -std::numeric_limits<T>::infinity());
       std::fill(l.begin(), l.end(), T(0));
       std::fill(acc.begin(), acc.end(), T(0));
       const int64_t key_end = keys_needed(p, row0, rows);
       for (int64_t key0 = 0; key0 < key_end; key0 += p.k_block) {
         const int64_t cols = std::min(p.k_block, key_end - key0);
-        const T* K = k + (bh * p.num_keys + key0) * p.d;
-        const T* V = v + (bh * p.num_keys + key0) * p.dv;
+        const In* K = k + (bh * p.num_keys + key0) * p.d;
+        const In* V = v + (bh * p.num_keys + key0) * p.dv;
         masked_scores(p, Q, K, row0, rows, key0, cols, S.data());
         for (int64_t i = 0; i < rows; ++i) {
           T* s = S.data() + i * cols;
@@ -218,7 +255,8 @@ void forward_kernel(const Problem& p, const DropoutMask& mask, const T* q, const
             for (int64_t j = 0; j < cols; ++j) s[j] *= M[j];
           }
         }
-        gemm(false, false, rows, p.dv, cols, T(1), S.data(), cols, V, p.dv, T(1), acc.data(), p.dv);
+        gemm(false, false, rows, p.dv, cols, T(1), as_factor(S.data(), rows * cols, S_in), cols, V, p.dv, T(1),
+             acc.data(), p.dv);
       }
       for (int64_t i = 0; i < rows; ++i) {
         T* o = out + (row0 + i) * p.dv;
@@ -232,17 +270,20 @@ void forward_kernel(const Problem& p, const DropoutMask& mask, const T* q, const
 }
 
 // One head at a time, so that each thread owns its head's dK and dV (no atomics), as PyTorch's kernel does.
-template <typename T>
-void backward_kernel(const Problem& p, const DropoutMask& mask, const T* q, const T* k, const T* v, const T* out,
-                     const T* stats, const T* dout, T* dq, T* dk, T* dv) {
+// dout_in: dout as the products' factor (dout itself unless they run in bf16).
+template <typename T, typename In>
+void backward_kernel(const Problem& p, const DropoutMask& mask, const In* q, const In* k, const In* v, const T* out,
+                     const T* stats, const T* dout, const In* dout_in, T* dq, T* dk, T* dv) {
   at::parallel_for(0, p.batch_heads, 1, [&](int64_t begin, int64_t end) {
     const size_t tile = static_cast<size_t>(p.q_block * p.k_block);
     std::vector<T> P(tile), dP(tile), dropped(mask.active() ? tile : 0), M(mask.active() ? tile : 0);
     std::vector<T> D(static_cast<size_t>(p.q_block));
+    auto weights_in = factor_buffer<T, In>(tile), dS_in = factor_buffer<T, In>(tile);
     for (int64_t bh = begin; bh < end; ++bh) {
       for (int64_t q0 = 0; q0 < p.num_queries; q0 += p.q_block) {
         const int64_t rows = std::min(p.q_block, p.num_queries - q0), row0 = bh * p.num_queries + q0;
-        const T *Q = q + row0 * p.d, *dO = dout + row0 * p.dv;
+        const In *Q = q + row0 * p.d, *dO_in = dout_in + row0 * p.dv;
+        const T* dO = dout + row0 * p.dv;
         T* dQ = dq + row0 * p.d;
         for (int64_t i = 0; i < rows; ++i) {  // D_i = dO_i . O_i = sum_j P_ij dP_ij
           const T *o = out + (row0 + i) * p.dv, *g = dO + i * p.dv;
@@ -253,7 +294,7 @@ void backward_kernel(const Problem& p, const DropoutMask& mask, const T* q, cons
         const int64_t key_end = keys_needed(p, row0, rows);
         for (int64_t key0 = 0; key0 < key_end; key0 += p.k_block) {
           const int64_t cols = std::min(p.k_block, key_end - key0);
-          const T *K = k + (bh * p.num_keys + key0) * p.d, *V = v + (bh * p.num_keys + key0) * p.dv;
+          const In *K = k + (bh * p.num_keys + key0) * p.d, *V = v + (bh * p.num_keys + key0) * p.dv;
           T *dK = dk + (bh * p.num_keys + key0) * p.d, *dV = dv + (bh * p.num_keys + key0) * p.dv;
           masked_scores(p, Q, K, row0, rows, key0, cols, P.data());
           for (int64_t i = 0; i < rows; ++i) {
@@ -267,8 +308,9 @@ void backward_kernel(const Problem& p, const DropoutMask& mask, const T* q, cons
             for (int64_t j = 0; j < cols; ++j) di[j] = s[j] * mi[j];
           }
           const T* used = mask.active() ? dropped.data() : P.data();  // the weights that multiplied V
-          gemm(true, false, cols, p.dv, rows, T(1), used, cols, dO, p.dv, T(1), dV, p.dv);
-          gemm(false, true, rows, cols, p.dv, T(1), dO, p.dv, V, p.dv, T(0), dP.data(), cols);
+          gemm(true, false, cols, p.dv, rows, T(1), as_factor(used, rows * cols, weights_in), cols, dO_in, p.dv, T(1),
+               dV, p.dv);
+          gemm(false, true, rows, cols, p.dv, T(1), dO_in, p.dv, V, p.dv, T(0), dP.data(), cols);
           for (int64_t i = 0; i < rows; ++i) {  // dS = P (dP - D), in place of P; none for a uniform row
             T *s = P.data() + i * cols, *g = dP.data() + i * cols;
             if (p.uniform(row0 + i)) {
@@ -283,8 +325,9 @@ void backward_kernel(const Problem& p, const DropoutMask& mask, const T* q, cons
             }
           }
           const auto scale = static_cast<T>(p.scale);
-          gemm(false, false, rows, p.d, cols, scale, P.data(), cols, K, p.d, T(1), dQ, p.d);
-          gemm(true, false, cols, p.d, rows, scale, P.data(), cols, Q, p.d, T(1), dK, p.d);
+          const In* dS = as_factor(P.data(), rows * cols, dS_in);
+          gemm(false, false, rows, p.d, cols, scale, dS, cols, K, p.d, T(1), dQ, p.d);
+          gemm(true, false, cols, p.d, rows, scale, dS, cols, Q, p.d, T(1), dK, p.d);
         }
       }
     }
@@ -311,20 +354,32 @@ int64_t draw_seed() {
 
 class FusedAttentionFunction : public torch::autograd::Function<FusedAttentionFunction> {
  public:
+  // Products in bf16 when the inputs are bf16, or when `bf16` asks for it with float inputs; the output and the
+  // softmax statistics are fp32 either way (a bf16 copy of the output is returned for bf16 inputs).
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q, const torch::Tensor& k,
-                               const torch::Tensor& v, const torch::Tensor& lens, double dropout, int64_t seed) {
+                               const torch::Tensor& v, const torch::Tensor& lens, double dropout, int64_t seed,
+                               bool bf16_products) {
     const auto problem = make_problem(q, k, v, lens);
     const DropoutMask mask(seed, problem.num_keys, dropout);
-    auto out = torch::empty({problem.batch_heads, problem.num_queries, problem.dv}, q.options());
-    auto stats = torch::empty({problem.batch_heads, problem.num_queries, 2}, q.options());
-    AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "fused_attention_forward", [&] {
-      forward_kernel<scalar_t>(problem, mask, q.data_ptr<scalar_t>(), k.data_ptr<scalar_t>(), v.data_ptr<scalar_t>(),
-                               out.data_ptr<scalar_t>(), stats.data_ptr<scalar_t>());
-    });
-    ctx->save_for_backward({q, k, v, out, stats, lens});
+    const auto options = q.options().dtype(q.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat);
+    auto out = torch::empty({problem.batch_heads, problem.num_queries, problem.dv}, options);
+    auto stats = torch::empty({problem.batch_heads, problem.num_queries, 2}, options);
+    torch::Tensor qi = q, ki = k, vi = v;
+    if (q.scalar_type() == torch::kBFloat16 || (bf16_products && q.scalar_type() == torch::kFloat)) {
+      qi = q.to(torch::kBFloat16), ki = k.to(torch::kBFloat16), vi = v.to(torch::kBFloat16);
+      forward_kernel<float, bf16>(problem, mask, qi.data_ptr<bf16>(), ki.data_ptr<bf16>(), vi.data_ptr<bf16>(),
+                                  out.data_ptr<float>(), stats.data_ptr<float>());
+    } else {
+      AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "fused_attention_forward", [&] {
+        forward_kernel<scalar_t, scalar_t>(problem, mask, q.data_ptr<scalar_t>(), k.data_ptr<scalar_t>(),
+                                           v.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(),
+                                           stats.data_ptr<scalar_t>());
+      });
+    }
+    ctx->save_for_backward({qi, ki, vi, out, stats, lens});
     ctx->saved_data["dropout"] = dropout;
     ctx->saved_data["seed"] = seed;
-    return out;
+    return out.to(q.scalar_type());
   }
 
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
@@ -334,26 +389,38 @@ class FusedAttentionFunction : public torch::autograd::Function<FusedAttentionFu
     const auto &q = saved[0], &k = saved[1], &v = saved[2], &out = saved[3], &stats = saved[4], &lens = saved[5];
     const auto problem = make_problem(q, k, v, lens);
     const DropoutMask mask(ctx->saved_data["seed"].toInt(), problem.num_keys, ctx->saved_data["dropout"].toDouble());
-    auto dout = grads[0].contiguous();
-    auto dq = torch::zeros_like(q), dk = torch::zeros_like(k), dv = torch::zeros_like(v);
-    AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "fused_attention_backward", [&] {
-      backward_kernel<scalar_t>(problem, mask, q.data_ptr<scalar_t>(), k.data_ptr<scalar_t>(), v.data_ptr<scalar_t>(),
-                                out.data_ptr<scalar_t>(), stats.data_ptr<scalar_t>(), dout.data_ptr<scalar_t>(),
-                                dq.data_ptr<scalar_t>(), dk.data_ptr<scalar_t>(), dv.data_ptr<scalar_t>());
-    });
-    return {dq, dk, dv, torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    auto dout = grads[0].to(out.scalar_type()).contiguous();
+    auto dq = torch::zeros(q.sizes(), out.options()), dk = torch::zeros(k.sizes(), out.options()),
+         dv = torch::zeros(v.sizes(), out.options());
+    if (q.scalar_type() == torch::kBFloat16) {
+      const auto dout_in = dout.to(torch::kBFloat16);
+      backward_kernel<float, bf16>(problem, mask, q.data_ptr<bf16>(), k.data_ptr<bf16>(), v.data_ptr<bf16>(),
+                                   out.data_ptr<float>(), stats.data_ptr<float>(), dout.data_ptr<float>(),
+                                   dout_in.data_ptr<bf16>(), dq.data_ptr<float>(), dk.data_ptr<float>(),
+                                   dv.data_ptr<float>());
+    } else {
+      AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "fused_attention_backward", [&] {
+        backward_kernel<scalar_t, scalar_t>(
+            problem, mask, q.data_ptr<scalar_t>(), k.data_ptr<scalar_t>(), v.data_ptr<scalar_t>(),
+            out.data_ptr<scalar_t>(), stats.data_ptr<scalar_t>(), dout.data_ptr<scalar_t>(), dout.data_ptr<scalar_t>(),
+            dq.data_ptr<scalar_t>(), dk.data_ptr<scalar_t>(), dv.data_ptr<scalar_t>());
+      });
+    }
+    return {dq, dk, dv, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
 }  // namespace
 
 bool fused_attention_supports(const torch::Tensor& queries) {
-  return queries.is_cpu() && (queries.scalar_type() == torch::kFloat || queries.scalar_type() == torch::kDouble);
+  const auto type = queries.scalar_type();
+  return queries.is_cpu() && (type == torch::kFloat || type == torch::kDouble || type == torch::kBFloat16);
 }
 
 torch::Tensor fused_attention(const torch::Tensor& queries, const torch::Tensor& keys, const torch::Tensor& values,
                               const torch::Tensor& valid_lens, const FusedAttentionOptions& options) {
-  if (!fused_attention_supports(queries)) throw ModelError("fused attention runs on CPU float or double tensors");
+  if (!fused_attention_supports(queries))
+    throw ModelError("fused attention runs on CPU float, double or bfloat16 tensors");
   const bool shapes_agree = queries.dim() == 3 && keys.dim() == 3 && values.dim() == 3 &&
                             keys.size(0) == queries.size(0) && values.size(0) == queries.size(0) &&
                             keys.size(2) == queries.size(2) && values.size(1) == keys.size(1);
@@ -369,7 +436,7 @@ torch::Tensor fused_attention(const torch::Tensor& queries, const torch::Tensor&
   const int64_t seed = options.dropout > 0 ? (options.seed >= 0 ? options.seed : draw_seed()) : 0;
   auto lens = keys_per_row(valid_lens, queries.size(0), queries.size(1), keys.size(1));
   return FusedAttentionFunction::apply(queries.contiguous(), keys.contiguous(), values.contiguous(), lens,
-                                       options.dropout, seed);
+                                       options.dropout, seed, bf16_products());
 }
 
 torch::Tensor fused_attention_dropout_mask(int64_t seed, int64_t batch_heads, int64_t num_queries, int64_t num_keys,

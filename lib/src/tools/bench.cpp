@@ -19,6 +19,7 @@ BenchResult run_bench(const Config& config, const TrainControl& control) {
   if (control.reset_peak_memory) control.reset_peak_memory();
   const auto& b = config.bench;
   const auto device = resolve_device(config.train.device);
+  check_precision(config.train.precision, device);
   torch::manual_seed(config.train.seed);
   auto options = encoder_options_for(config, b.vocab_size, false, std::max(b.seq_len, config.data.max_len));
   SequenceModel model(options, HeadOptions{HeadKind::tag, b.vocab_size, Pooling::mean});
@@ -30,8 +31,12 @@ BenchResult run_bench(const Config& config, const TrainControl& control) {
     auto lens = torch::randint(b.seq_len / 2, b.seq_len + 1, {b.batch_size}, torch::kLong).to(device);
     auto labels = torch::randint(0, b.vocab_size, {b.batch_size, b.seq_len}, torch::kLong).to(device);
     labels.masked_fill_(valid_positions(lens, b.seq_len).logical_not(), kIgnoreLabel);
-    auto out = model->labelled_logits(tokens, lens, labels);
-    auto loss = task_loss(out.logits, out.labels);
+    torch::Tensor loss;
+    {
+      PrecisionScope precision(config.train.precision);
+      auto out = model->labelled_logits(tokens, lens, labels);
+      loss = task_loss(out.logits, out.labels);
+    }
     optimizer.zero_grad();
     loss.backward();
     optimizer.step();
@@ -50,6 +55,7 @@ BenchResult run_bench(const Config& config, const TrainControl& control) {
   if (auto* transformer = model->encoder->as<TransformerEncoderImpl>()) {
     r.attention = transformer->uses_fused_attention(torch::empty({0}, torch::device(device))) ? "fused" : "reference";
   }
+  r.precision = name_of(config.train.precision);
   r.batch_size = b.batch_size;
   r.seq_len = b.seq_len;
   r.vocab_size = b.vocab_size;
@@ -121,17 +127,11 @@ GemmRate measure_sgemm(int64_t size, int64_t repeats) {
 }
 
 std::string bench_json(const BenchResult& r) {
-  return nlohmann::json{{"encoder", r.encoder},
-                        {"attention", r.attention},
-                        {"batch_size", r.batch_size},
-                        {"seq_len", r.seq_len},
-                        {"vocab_size", r.vocab_size},
-                        {"threads", r.threads},
-                        {"parameters", r.parameters},
-                        {"tokens_per_s", r.tokens_per_s},
-                        {"ms_per_step", r.ms_per_step},
-                        {"peak_rss_mb", r.peak_rss_mb},
-                        {"device", r.device}}
+  return nlohmann::json{
+      {"encoder", r.encoder},         {"attention", r.attention},     {"precision", r.precision},
+      {"batch_size", r.batch_size},   {"seq_len", r.seq_len},         {"vocab_size", r.vocab_size},
+      {"threads", r.threads},         {"parameters", r.parameters},   {"tokens_per_s", r.tokens_per_s},
+      {"ms_per_step", r.ms_per_step}, {"peak_rss_mb", r.peak_rss_mb}, {"device", r.device}}
       .dump();
 }
 

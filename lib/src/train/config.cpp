@@ -83,6 +83,9 @@ class Schema {
     add("train.seed", t.seed, "seed for initialisation, dropout and batch order");
     add("train.threads", t.threads, "intra-op CPU threads; 0: LibTorch's default");
     add("train.device", t.device, "device");
+    add("train.precision", t.precision,
+        "bf16: matrix products in bf16 with fp32 accumulation, fp32 weights, optimizer state and checkpoints "
+        "(CPU); also what bench times");
     add("train.eval_every", t.eval_every, "steps between validations and checkpoints");
     add("train.log_every", t.log_every, "steps between training log lines");
     add("train.early_stopping", t.early_stopping, "validations without improvement before stopping; 0: off");
@@ -318,6 +321,8 @@ std::vector<std::string> config_problems(const Config& c) {
   need(t.eval_every > 0, "train.eval_every: must be > 0");
   need(t.log_every > 0, "train.log_every: must be > 0");
   need(t.early_stopping >= 0, "train.early_stopping: must be >= 0");
+  need(t.precision == Precision::fp32 || t.device != DeviceKind::cuda,
+       "train.precision: bf16 runs on the CPU (train.device: cpu); on a GPU use fp32");
 
   const auto& b = c.bench;
   need(b.batch_size > 0, "bench.batch_size: must be > 0");

@@ -87,6 +87,12 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& t,
   return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(t.lr).weight_decay(t.weight_decay));
 }
 
+torch::Device device_for(const TrainOptions& t) {
+  const auto device = resolve_device(t.device);
+  check_precision(t.precision, device);
+  return device;
+}
+
 TaskData load_checked_task(const Config& config) {
   check_config(config, "configuration");
   return load_task(config.data);
@@ -102,7 +108,7 @@ struct Trainer::Impl {
         control(std::move(ctl)),
         rank(r),
         task((dir.check_can_start(resume, "continue it"), load_checked_task(config))),
-        device(resolve_device(t.device)),
+        device(device_for(t)),
         batcher(task.train, t.batch_size, true, t.seed, t.bucket),
         total_steps(t.steps > 0 ? t.steps : t.epochs * batcher.num_batches()),
         progress(!control.quiet && dir.writer()) {}
@@ -147,6 +153,14 @@ Trainer::Trainer(const Config& config, const std::string& run_dir, bool resume, 
   auto& m = *impl_;
   m.dir.create();
   m.log = make_logger(m.dir, m.control.quiet, m.rank);
+  if (m.t.precision == Precision::bf16) {
+    const auto& bf16 = bf16_support();
+    if (bf16.faster()) {
+      m.log->info(bf16.summary());
+    } else {
+      m.log->warn(bf16.summary());
+    }
+  }
   for (const auto& warning : m.task.warnings()) m.log->warn(warning);
   if (m.dir.writer()) {
     save_config(config, m.dir.file("config.yaml").string());
@@ -193,9 +207,13 @@ double Trainer::train_step(const Batch& batch) {
   auto& m = *impl_;
   m.lr = scheduled_lr(m.t, m.state.step, m.total_steps);
   for (auto& group : m.optimizer->param_groups()) group.options().set_lr(m.lr);
-  auto labelled =
-      m.model->labelled_logits(batch.tokens.to(m.device), batch.valid_lens.to(m.device), batch.labels.to(m.device));
-  auto loss = task_loss(labelled.logits, labelled.labels, m.t.label_smoothing);
+  torch::Tensor loss;
+  {
+    PrecisionScope precision(m.t.precision);  // the forward only: backward follows what the forward recorded
+    auto labelled =
+        m.model->labelled_logits(batch.tokens.to(m.device), batch.valid_lens.to(m.device), batch.labels.to(m.device));
+    loss = task_loss(labelled.logits, labelled.labels, m.t.label_smoothing);
+  }
   m.last_loss = loss.item<double>();
   if (!std::isfinite(m.last_loss)) return m.last_loss;
   m.optimizer->zero_grad();
@@ -403,6 +421,15 @@ torch::Device resolve_device(DeviceKind device) {
     throw ConfigError("train.device: cuda requested but CUDA is not available here");
   if (device == DeviceKind::cuda || (device == DeviceKind::automatic && cuda)) return torch::kCUDA;
   return torch::kCPU;
+}
+
+void check_precision(Precision precision, const torch::Device& device) {
+  if (precision != Precision::bf16) return;
+  if (!device.is_cpu()) {
+    throw ConfigError("train.precision: bf16 runs on the CPU, but train.device is " + device.str() +
+                      "; set train.device: cpu or train.precision: fp32");
+  }
+  if (!bf16_support().runs) throw ConfigError("train.precision: " + bf16_support().summary());
 }
 
 double peak_rss_mb() {

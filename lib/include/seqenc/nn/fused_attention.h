@@ -24,13 +24,16 @@ struct FusedAttentionOptions {
   int64_t seed = -1;
 };
 
-// queries (BH, q, d), keys (BH, k, d), values (BH, k, dv), float or double on
-// the CPU; valid_lens undefined (no mask), (BH,) or (BH, q). Differentiable in
-// queries, keys and values. Returns (BH, q, dv).
+// queries (BH, q, d), keys (BH, k, d), values (BH, k, dv), float, double or
+// bfloat16 on the CPU; valid_lens undefined (no mask), (BH,) or (BH, q).
+// Differentiable in queries, keys and values. Returns (BH, q, dv) of their
+// dtype. bf16 inputs, or float ones inside a bf16 PrecisionScope
+// (nn/precision.h), multiply in bf16 and accumulate in fp32; the softmax,
+// its statistics and the output are fp32.
 torch::Tensor fused_attention(const torch::Tensor& queries, const torch::Tensor& keys, const torch::Tensor& values,
                               const torch::Tensor& valid_lens, const FusedAttentionOptions& options = {});
 
-// Whether the fused kernel takes these inputs (CPU, float or double); otherwise use the reference path.
+// Whether the fused kernel takes these inputs (CPU, float, double or bfloat16); otherwise use the reference path.
 bool fused_attention_supports(const torch::Tensor& queries);
 
 // The dropout mask the kernel applies for `seed`: (BH, q, k) of 0 and 1 / (1 - p). For tests.

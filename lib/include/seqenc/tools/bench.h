@@ -13,6 +13,7 @@ namespace seqenc {
 struct BenchResult {
   std::string encoder;
   std::string attention;  // the transformer's kernel: fused or reference; empty for the other encoders
+  std::string precision;  // train.precision: fp32 or bf16
   int64_t batch_size = 0, seq_len = 0, vocab_size = 0, threads = 0, parameters = 0;
   double tokens_per_s = 0;  // batch_size x seq_len positions per second (median over repeats)
   double ms_per_step = 0;   // median over repeats

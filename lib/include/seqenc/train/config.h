@@ -10,6 +10,7 @@
 #include "seqenc/error.h"
 #include "seqenc/nn/encoder.h"
 #include "seqenc/nn/heads.h"
+#include "seqenc/nn/precision.h"
 
 namespace seqenc {
 
@@ -36,10 +37,11 @@ struct TrainOptions {
   uint64_t seed = 1;
   int64_t threads = 0;  // 0: LibTorch's default
   DeviceKind device = DeviceKind::cpu;
-  int64_t eval_every = 200;    // steps between validations (and checkpoints)
-  int64_t log_every = 50;      // steps between training log lines
-  int64_t early_stopping = 0;  // validations without improvement before stopping; 0: off
-  bool bucket = false;         // batch examples of similar length together
+  Precision precision = Precision::fp32;  // bf16: products in bf16 (nn/precision.h); validation stays fp32
+  int64_t eval_every = 200;               // steps between validations (and checkpoints)
+  int64_t log_every = 50;                 // steps between training log lines
+  int64_t early_stopping = 0;             // validations without improvement before stopping; 0: off
+  bool bucket = false;                    // batch examples of similar length together
 };
 
 struct BenchOptions {

@@ -103,6 +103,8 @@ SequenceModel build_model(const Config& config, const TaskData& task);
 double scheduled_lr(const TrainOptions& options, int64_t step, int64_t total_steps);
 
 torch::Device resolve_device(DeviceKind device);  // ConfigError if unavailable
+// ConfigError if `precision` cannot run on `device` (bf16 on a GPU, or on a CPU where oneDNN's bf16 gemm fails).
+void check_precision(Precision precision, const torch::Device& device);
 
 // Peak resident memory of this process in MB (VmHWM).
 double peak_rss_mb();
