@@ -17,6 +17,7 @@
 #include "seqenc/tools/table.h"
 #include "seqenc/train/compare.h"
 #include "seqenc/train/run.h"
+#include "seqenc/train/trainer.h"
 
 namespace seqenc::app {
 
@@ -79,8 +80,8 @@ void print_sweep(const std::vector<BenchResult>& results) {
                fmt::format("{:.2f}", r.ms_per_step), fmt::format("{:.0f}", r.peak_rss_mb)});
   }
   const auto& first = results.front();
-  fmt::print("{} parameters, vocab {}, {} thread(s) on {}\n{}", first.parameters, first.vocab_size, first.threads,
-             first.device, table.render(false));
+  fmt::print("{} parameters, vocab {}, {}, {} thread(s) on {}\n{}", first.parameters, first.vocab_size, first.precision,
+             first.threads, first.device, table.render(false));
 }
 
 // The top operators of a step, by self time (what they took themselves, their callees excluded).
@@ -178,7 +179,11 @@ int export_command(const ExportArgs& args) {
 int predict_command(const PredictArgs& args) {
   use_threads(1);
   std::vector<std::string> classes;
-  for (const auto& p : predict_file(args.model, args.input, &classes)) print_prediction(p, classes, args.json);
+  const auto precision = *parse_choice<Precision>(args.precision);  // main.cpp admits the names only
+  if (precision == Precision::bf16) check_precision(precision, torch::kCPU);
+  for (const auto& p : predict_file(args.model, args.input, &classes, precision)) {
+    print_prediction(p, classes, args.json);
+  }
   return 0;
 }
 
@@ -192,13 +197,14 @@ int bench_command(const BenchArgs& args) {
   } else if (results.size() == 1 && config.bench.seq_lens.empty()) {
     const auto& r = results.front();
     fmt::print(
-        "{}{} ({} parameters), batch {} x n {}, vocab {}, {} thread(s) on {}: {:.0f} tokens/s, {:.2f} ms/step, "
+        "{}{} ({} parameters), {}, batch {} x n {}, vocab {}, {} thread(s) on {}: {:.0f} tokens/s, {:.2f} ms/step, "
         "peak RSS {:.0f} MB\n",
-        r.encoder, r.attention.empty() ? "" : " " + r.attention, r.parameters, r.batch_size, r.seq_len, r.vocab_size,
-        r.threads, r.device, r.tokens_per_s, r.ms_per_step, r.peak_rss_mb);
+        r.encoder, r.attention.empty() ? "" : " " + r.attention, r.parameters, r.precision, r.batch_size, r.seq_len,
+        r.vocab_size, r.threads, r.device, r.tokens_per_s, r.ms_per_step, r.peak_rss_mb);
   } else {
     print_sweep(results);
   }
+  if (config.train.precision == Precision::bf16 && !args.json) fmt::print("{}\n", bf16_support().summary());
   if (config.bench.profile && !args.json) print_profiles(results);
   if (config.bench.kernel) print_kernel_rates(config);
   return 0;

@@ -26,6 +26,7 @@ struct ExportArgs {
 struct PredictArgs {
   std::string model, input;
   bool json = false;
+  std::string precision = "fp32";
 };
 struct BenchArgs {
   std::string config;

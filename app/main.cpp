@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "seqenc/error.h"
+#include "seqenc/nn/precision.h"
 #include "seqenc/version.h"
 
 namespace {
@@ -70,6 +71,8 @@ void add_predict(CLI::App& app, PredictArgs& a) {
   c->add_option("--model", a.model, "TorchScript file written by seqenc export")->required();
   c->add_option("--input", a.input, "Text in the training format; labels optional")->required();
   c->add_flag("--json", a.json, "One JSON object per line, with probabilities");
+  c->add_option("--precision", a.precision, "fp32, or bf16: products in bf16 (the export itself is fp32)")
+      ->check(CLI::IsMember(seqenc::choice_names<seqenc::Precision>()));
 }
 
 void add_bench(CLI::App& app, BenchArgs& a) {

@@ -12,6 +12,7 @@ tokens, random valid lengths in [n/2, n], a token-classification head over the v
 at the labelled (valid) positions only, cross-entropy, backward, Adam.
 
 Usage: scripts/bench_pytorch.py [--seq-len 128] [--batch-size 32] [--threads 2] [--encoders transformer,cnn,rnn]
+                                [--precision fp32,bf16]
        scripts/bench_pytorch.py --seq-lens 128:32,512:8,2048:1 [--num-hiddens 128 --ffn-num-hiddens 512]
 The sweep runs each Python model at each size in a process of its own, so that peak RSS is per run.
 Needs Debian's python3-torch (/usr/bin/python3) and a built build/bin/seqenc.
@@ -214,7 +215,7 @@ class Tagger(nn.Module):
         return self.output(self.encoder(X, valid_lens))
 
 
-def time_python(model, a):
+def time_python(model, a, precision="fp32"):
     torch.manual_seed(1)
     tokens = torch.randint(5, a.vocab_size, (a.batch_size, a.seq_len))
     model(tokens, torch.full((a.batch_size,), a.seq_len))  # materialise lazy layers
@@ -228,8 +229,10 @@ def time_python(model, a):
         labels[torch.arange(a.seq_len)[None, :] >= lens[:, None]] = -100
         # As seqenc does: the output layer only at labelled positions (not at padding).
         keep = labels != -100
-        logits = model.output(model.encoder(tokens, lens)[keep])
-        loss = F.cross_entropy(logits, labels[keep])
+        # bf16: CPU autocast, PyTorch's own mixed precision (bf16 products, fp32 weights and optimizer).
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            logits = model.output(model.encoder(tokens, lens)[keep])
+            loss = F.cross_entropy(logits.float(), labels[keep])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -250,7 +253,8 @@ def seqenc_args(encoder, a, extra):
     sets = {"model.encoder": encoder, "model.num_hiddens": a.num_hiddens, "model.num_layers": a.num_layers,
             "model.num_heads": a.num_heads, "model.ffn_num_hiddens": a.ffn_num_hiddens, "model.dropout": a.dropout,
             "model.kernel_size": a.kernel_size, "bench.vocab_size": a.vocab_size, "bench.steps": a.steps,
-            "bench.repeats": a.repeats, "bench.warmup": a.warmup, "train.threads": a.threads}
+            "bench.repeats": a.repeats, "bench.warmup": a.warmup, "train.threads": a.threads,
+            "train.precision": a.precision.split(",")[0]}
     sets.update(extra)
     args = [str(ROOT / "build/bin/seqenc"), "bench", "--json"]
     for k, v in sets.items():
@@ -258,8 +262,9 @@ def seqenc_args(encoder, a, extra):
     return args
 
 
-def time_seqenc(encoder, a):
-    extra = {"bench.batch_size": a.batch_size, "bench.seq_len": a.seq_len, "data.max_len": max(a.seq_len, 128)}
+def time_seqenc(encoder, a, precision="fp32"):
+    extra = {"bench.batch_size": a.batch_size, "bench.seq_len": a.seq_len, "data.max_len": max(a.seq_len, 128),
+             "train.precision": precision}
     if a.attention:
         extra["model.attention"] = a.attention
     out = subprocess.run(seqenc_args(encoder, a, extra), check=True, capture_output=True, text=True).stdout
@@ -282,7 +287,7 @@ def child(a):
     """One Python model at one size in this process, so that its peak RSS is its own."""
     import resource
     torch.set_num_threads(a.threads)
-    r = time_python(Tagger(python_model(a.child, a), a.num_hiddens, a.vocab_size), a)
+    r = time_python(Tagger(python_model(a.child, a), a.num_hiddens, a.vocab_size), a, a.precision.split(",")[0])
     r["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(r))
 
@@ -291,7 +296,7 @@ def time_python_child(name, a, n, batch):
     import sys
     args = [sys.executable, __file__, "--child", name, "--seq-len", str(n), "--batch-size", str(batch)]
     for key in ("vocab_size", "num_hiddens", "num_layers", "num_heads", "ffn_num_hiddens", "kernel_size", "dropout",
-                "threads", "steps", "repeats", "warmup"):
+                "threads", "steps", "repeats", "warmup", "precision"):
         args += ["--" + key.replace("_", "-"), str(getattr(a, key))]
     out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
     return json.loads(out.splitlines()[-1])
@@ -300,7 +305,8 @@ def time_python_child(name, a, n, batch):
 def sweep(a):
     """seqenc (both attention kernels) and the Python transformers at every n:batch of --seq-lens."""
     print(f"transformer d {a.num_hiddens}, {a.num_heads} heads, FFN {a.ffn_num_hiddens}, {a.num_layers} layers, "
-          f"vocab {a.vocab_size}, dropout {a.dropout}, {a.threads} thread(s), torch {torch.__version__}; "
+          f"vocab {a.vocab_size}, dropout {a.dropout}, {a.threads} thread(s), {a.precision.split(',')[0]}, "
+          f"torch {torch.__version__}; "
           f"valid lengths in [n/2, n]")
     print(f"{'implementation':<36} {'n':>5} {'batch':>5} {'tokens/s':>10} {'ms/step':>9} {'peak MB':>8} "
           f"{'fused vs this':>14}")
@@ -340,6 +346,9 @@ def main():
     p.add_argument("--seq-lens", default="", help="sweep n:batch,... (transformers, peak RSS per run)")
     p.add_argument("--reference-max-n", type=int, default=2048, help="sweep: largest n for seqenc's reference path")
     p.add_argument("--python-max-n", type=int, default=2048, help="sweep: largest n for the Python models")
+    p.add_argument("--precision", default="fp32",
+                   help="fp32, bf16, or fp32,bf16 (both, side by side: seqenc's train.precision, PyTorch's CPU "
+                        "autocast); a sweep uses the first")
     p.add_argument("--child", default="", help=argparse.SUPPRESS)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
@@ -348,30 +357,39 @@ def main():
     if a.seq_lens:
         return sweep(a)
     rows = []
-    for encoder in a.encoders.split(","):
-        ours = time_seqenc(encoder, a)
-        rows.append((f"seqenc {encoder} (C++)", ours, None))
-        if encoder == "transformer":
-            candidates = [
-                ("book's Python TransformerEncoder", BookTransformerEncoder(
+    precisions = a.precision.split(",")
+    for precision in precisions:
+        for encoder in a.encoders.split(","):
+            ours = time_seqenc(encoder, a, precision)
+            rows.append((f"seqenc {encoder} (C++)", precision, ours, None))
+            for name, module in python_candidates(encoder, a):
+                r = time_python(Tagger(module, a.num_hiddens, a.vocab_size), a, precision)
+                rows.append((name, precision, r, ours["tokens_per_s"] / r["tokens_per_s"]))
+    print(f"batch {a.batch_size} x n {a.seq_len}, d {a.num_hiddens}, {a.num_layers} layers, vocab {a.vocab_size}, "
+          f"{a.threads} thread(s), torch {torch.__version__}")
+    print(f"{'implementation':<36} {'precision':>9} {'tokens/s':>10} {'ms/step':>9} {'seqenc speed-up':>16}")
+    for name, precision, r, ratio in rows:
+        print(f"{name:<36} {precision:>9} {r['tokens_per_s']:>10.0f} {r['ms_per_step']:>9.2f} "
+              f"{'' if ratio is None else f'{ratio:.2f}x':>16}")
+    if len(precisions) > 1:
+        print(f"\n{precisions[1]} against {precisions[0]} (tokens/s ratio), each implementation:")
+        base = {name: r for name, precision, r, _ in rows if precision == precisions[0]}
+        for name, precision, r, _ in rows:
+            if precision == precisions[1]:
+                print(f"{name:<36} {r['tokens_per_s'] / base[name]['tokens_per_s']:>9.2f}x")
+
+
+def python_candidates(encoder, a):
+    """The Python encoders that seqenc's `encoder` is measured against."""
+    if encoder == "transformer":
+        return [("book's Python TransformerEncoder", BookTransformerEncoder(
                     a.vocab_size, a.num_hiddens, a.ffn_num_hiddens, a.num_heads, a.num_layers, a.dropout)),
                 ("torch.nn.TransformerEncoder", TorchTransformerEncoder(
                     a.vocab_size, a.num_hiddens, a.ffn_num_hiddens, a.num_heads, a.num_layers, a.dropout))]
-        elif encoder == "cnn":
-            candidates = [("PyTorch CNN encoder", CnnEncoder(a.vocab_size, a.num_hiddens, a.num_layers,
-                                                               a.kernel_size, a.dropout))]
-        else:
-            candidates = [("PyTorch nn.GRU encoder", GruEncoder(a.vocab_size, a.num_hiddens, a.num_layers, a.dropout))]
-        for name, encoder_module in candidates:
-            r = time_python(Tagger(encoder_module, a.num_hiddens, a.vocab_size), a)
-            rows.append((name, r, ours["tokens_per_s"] / r["tokens_per_s"]))
-    print(f"batch {a.batch_size} x n {a.seq_len}, d {a.num_hiddens}, {a.num_layers} layers, vocab {a.vocab_size}, "
-          f"{a.threads} thread(s), torch {torch.__version__}")
-    print(f"{'implementation':<36} {'tokens/s':>10} {'ms/step':>9} {'seqenc speed-up':>16}")
-    for name, r, ratio in rows:
-        print(f"{name:<36} {r['tokens_per_s']:>10.0f} {r['ms_per_step']:>9.2f} "
-              f"{'' if ratio is None else f'{ratio:.2f}x':>16}")
-
+    if encoder == "cnn":
+        return [("PyTorch CNN encoder", CnnEncoder(a.vocab_size, a.num_hiddens, a.num_layers, a.kernel_size,
+                                                   a.dropout))]
+    return [("PyTorch nn.GRU encoder", GruEncoder(a.vocab_size, a.num_hiddens, a.num_layers, a.dropout))]
 
 if __name__ == "__main__":
     main()

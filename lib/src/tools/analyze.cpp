@@ -67,6 +67,7 @@ Sweep time_sweep(const Config& config, const std::vector<int64_t>& ns, const std
       auto X = torch::randn({1, n, d});
       auto lens = torch::tensor({n});
       double ms;
+      PrecisionScope precision(config.train.precision);
       if (backward) {
         encoder->train();
         X.requires_grad_(true);
@@ -375,9 +376,9 @@ AnalysisOutcome write_analysis(const Config& config, const std::string& out_dir,
   Report report{config, dir, std::ofstream(dir / "report.md")};
   report.out << "# seqenc analyze: the section's comparison, measured\n\n";
   report.out << fmt::format(
-      "LibTorch {}.{}, {} intra-op thread(s). Reproduce with `seqenc analyze --config <this "
-      "config> --out DIR`; the configuration used is in `config.yaml` beside this report.\n\n",
-      TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR, torch::get_num_threads());
+      "LibTorch {}.{}, {} intra-op thread(s), timings in {} (`train.precision`). Reproduce with `seqenc analyze "
+      "--config <this config> --out DIR`; the configuration used is in `config.yaml` beside this report.\n\n",
+      TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR, torch::get_num_threads(), name_of(config.train.precision));
   save_config(config, (dir / "config.yaml").string());
   cost_section(report);
   latency_section(report);

@@ -127,9 +127,9 @@ std::string write_comparison_report(const Comparison& c, const std::string& run_
   out << "# seqenc comparison\n\n";
   out << fmt::format(
       "Task `{}`, longest sequence n = {}; every encoder trained on the same data, seed and budget "
-      "({} steps). Per-run details: `<encoder>/result.json`, `<encoder>/metrics.jsonl`, "
+      "({} steps, {} products). Per-run details: `<encoder>/result.json`, `<encoder>/metrics.jsonl`, "
       "`<encoder>/config.yaml`.\n\n",
-      c.task, first.seq_len, first.state.step);
+      c.task, first.seq_len, first.state.step, name_of(c.precision));
   out << comparison_table(c, true) << "\n";
   out << "FLOPs per token are the analytic forward FLOPs of the encoder (2 x multiply-adds of its matrix products "
          "and convolutions) at n, divided by n. Sequential steps and maximum path length are the section's "

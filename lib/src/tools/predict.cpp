@@ -13,7 +13,7 @@
 namespace seqenc {
 
 std::vector<Prediction> predict_file(const std::string& model_path, const std::string& input_path,
-                                     std::vector<std::string>* class_names) {
+                                     std::vector<std::string>* class_names, Precision precision) {
   if (!std::filesystem::exists(model_path)) throw ExportError(model_path + ": no such file");
   torch::jit::ExtraFilesMap extra = {{"seqenc.json", ""}};
   torch::jit::Module module;
@@ -70,7 +70,12 @@ std::vector<Prediction> predict_file(const std::string& model_path, const std::s
       lens[b] = len;
       tokens[b].slice(0, 0, len).copy_(torch::tensor(sequences[i], torch::kLong));
     }
-    auto probs = torch::softmax(module.forward({tokens, lens}).toTensor().to(torch::kFloat64), -1);
+    torch::Tensor logits;
+    {
+      PrecisionScope scope(precision);
+      logits = module.forward({tokens, lens}).toTensor();
+    }
+    auto probs = torch::softmax(logits.to(torch::kFloat64), -1);
     auto [best, index] = probs.max(-1);
     // Read results through flat pointers: one .item() per token would dominate a long file.
     best = best.contiguous();

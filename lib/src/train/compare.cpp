@@ -44,6 +44,7 @@ Comparison compare(const Config& config, const std::vector<std::string>& encoder
   const auto variants = variants_of(config, encoders, dir, resume);
   Comparison result;
   result.task = config.data.task;
+  result.precision = config.train.precision;
   dir.create();
   save_config(config, dir.file("config.yaml").string());  // what --resume continues from
   for (size_t i = 0; i < encoders.size(); ++i) {

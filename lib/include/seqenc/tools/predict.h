@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "seqenc/nn/precision.h"
+
 namespace seqenc {
 
 struct Prediction {
@@ -14,8 +16,11 @@ struct Prediction {
 
 // Reads FILE in the training format (labels optional) and predicts each
 // non-blank line with the exported model. Throws ExportError / DataError with
-// a clear message for a file that is not a seqenc export or bad input.
+// a clear message for a file that is not a seqenc export or bad input. The
+// export is fp32; Precision::bf16 runs its products in bf16 (LibTorch's CPU
+// autocast), which is faster only where bf16 products are (bf16_support()).
 std::vector<Prediction> predict_file(const std::string& model_path, const std::string& input_path,
-                                     std::vector<std::string>* class_names = nullptr);
+                                     std::vector<std::string>* class_names = nullptr,
+                                     Precision precision = Precision::fp32);
 
 }  // namespace seqenc

@@ -15,6 +15,7 @@ struct ComparisonRun {
 
 struct Comparison {
   std::string task;
+  Precision precision = Precision::fp32;  // train.precision of every run
   std::vector<ComparisonRun> runs;
   std::string group_name;  // what the task's groups measure ("distance" for lag), empty if none
   // Every run finished (completed or stopped early); otherwise the last run tells why it stopped.
