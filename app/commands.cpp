@@ -220,8 +220,14 @@ int analyze_command(const AnalyzeArgs& args) {
   return exit_code(outcome.stop_reason);
 }
 
-int keys_command() {
+int keys_command(bool markdown) {
+  if (markdown) fmt::print("| key | default | type | meaning |\n|---|---|---|---|\n");
   for (const auto& k : config_keys()) {
+    if (markdown) {
+      fmt::print("| `{}` | `{}` | {} | {} |\n", k.key, k.default_value.empty() ? "\"\"" : k.default_value, k.type,
+                 k.help);
+      continue;
+    }
     fmt::print("{:<30} {:<14} {:<22} {}\n", k.key, k.default_value.empty() ? "\"\"" : k.default_value, k.type, k.help);
   }
   return 0;

@@ -47,6 +47,6 @@ int export_command(const ExportArgs& args);
 int predict_command(const PredictArgs& args);
 int bench_command(const BenchArgs& args);
 int analyze_command(const AnalyzeArgs& args);
-int keys_command();
+int keys_command(bool markdown);
 
 }  // namespace seqenc::app

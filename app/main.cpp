@@ -111,7 +111,9 @@ int main(int argc, char** argv) {
   add_predict(app, predict);
   add_bench(app, bench);
   add_analyze(app, analyze);
-  app.add_subcommand("keys", "List every configuration key with its type and default");
+  bool keys_markdown = false;
+  app.add_subcommand("keys", "List every configuration key with its type and default")
+      ->add_flag("--markdown", keys_markdown, "As README's table");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -129,6 +131,6 @@ int main(int argc, char** argv) {
     if (command == "predict") return cmd::predict_command(predict);
     if (command == "bench") return cmd::bench_command(bench);
     if (command == "analyze") return cmd::analyze_command(analyze);
-    return cmd::keys_command();
+    return cmd::keys_command(keys_markdown);
   });
 }

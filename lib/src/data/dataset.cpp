@@ -58,6 +58,10 @@ void synthetic_problems(const DataOptions& d, std::vector<std::string>& p) {
          "data.pairs: " + num(d.pairs) + " must be in [1, data.symbols]: keys are distinct");
     need(2 * d.pairs + 2 <= d.max_len, "data.pairs: 2 * pairs + 2 exceeds data.max_len");
   }
+  if (d.task == "segment") {
+    need(d.words >= 2, "data.words: must be >= 2");
+    need(d.seq_len >= 6, "data.seq_len: must be >= 6 for segment (the longest word)");
+  }
   if (d.task == "listops") {
     need(d.max_depth >= 1, "data.max_depth: must be >= 1");
     need(d.max_args >= 2, "data.max_args: must be >= 2");

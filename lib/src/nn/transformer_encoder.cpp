@@ -78,16 +78,24 @@ std::vector<std::string> TransformerEncoderImpl::problems(const EncoderOptions& 
 
 TransformerEncoderImpl::TransformerEncoderImpl(const EncoderOptions& o) : EncoderImpl(o) {
   require(problems(o), o);
+  const double position_dropout = drops_positions() ? o.dropout : 0.0;
   if (o.pos_encoding == PosEncoding::sinusoidal) {
-    pos_encoding_ =
-        torch::nn::AnyModule(register_module("pos_encoding", PositionalEncoding(o.num_hiddens, o.dropout, o.max_len)));
+    pos_encoding_ = torch::nn::AnyModule(
+        register_module("pos_encoding", PositionalEncoding(o.num_hiddens, position_dropout, o.max_len)));
   } else if (o.pos_encoding == PosEncoding::learned) {
     pos_encoding_ = torch::nn::AnyModule(
-        register_module("pos_encoding", LearnedPositionalEncoding(o.num_hiddens, o.dropout, o.max_len)));
+        register_module("pos_encoding", LearnedPositionalEncoding(o.num_hiddens, position_dropout, o.max_len)));
   }
   dropout_ = register_module("dropout", Dropout(o.dropout));
   for (int64_t i = 0; i < o.num_layers; ++i) {
     blocks.push_back(register_module("block" + std::to_string(i), TransformerEncoderBlock(o)));
+  }
+  if (o.scaled_embeddings.value_or(o.recipe == Recipe::standard)) {
+    // The book draws embeddings from N(0, 1) and scales them by sqrt(d): each component ~N(0, d), against
+    // positional values in [-1, 1], so position is drowned by content. N(0, 1/d) makes the scaled
+    // embeddings ~N(0, 1), on the positional encoding's scale (fairseq's initialisation).
+    torch::NoGradGuard no_grad;
+    embedding->weight.normal_(0.0, 1.0 / std::sqrt(static_cast<double>(o.num_hiddens)));
   }
   if (o.pre_norm) {
     final_norm_ = register_module("final_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.num_hiddens})));
@@ -100,7 +108,12 @@ double TransformerEncoderImpl::embedding_scale() const { return std::sqrt(static
 torch::Tensor TransformerEncoderImpl::encode(const torch::Tensor& embeddings, const torch::Tensor& valid_lens) {
   const int64_t n = embeddings.size(1);
   check_sequence_length(n, options_.max_len);
-  auto X = pos_encoding_.is_empty() ? dropout_(embeddings) : pos_encoding_.forward(embeddings);
+  torch::Tensor X;
+  if (pos_encoding_.is_empty()) {
+    X = dropout_(embeddings);
+  } else {
+    X = pos_encoding_.forward(drops_positions() ? embeddings : dropout_(embeddings));
+  }
   auto lens = options_.causal ? causal_valid_lens(valid_lens.to(X.device()), n) : valid_lens.to(X.device());
   for (auto& block : blocks) X = block(X, lens);
   if (options_.pre_norm) X = final_norm_(X);

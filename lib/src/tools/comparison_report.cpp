@@ -131,6 +131,9 @@ std::string write_comparison_report(const Comparison& c, const std::string& run_
       "`<encoder>/config.yaml`.\n\n",
       c.task, first.seq_len, first.state.step, name_of(c.precision));
   out << comparison_table(c, true) << "\n";
+  out << "Recipes (`model.recipe`; README, \"Recipes\"):\n\n";
+  for (const auto& run : c.runs) out << "- " << run.encoder << ": " << run.recipe << "\n";
+  out << "\n";
   out << "FLOPs per token are the analytic forward FLOPs of the encoder (2 x multiply-adds of its matrix products "
          "and convolutions) at n, divided by n. Sequential steps and maximum path length are the section's "
          "columns at n. Train seconds exclude validation.\n\n";

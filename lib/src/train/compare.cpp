@@ -25,6 +25,7 @@ std::vector<Config> variants_of(const Config& config, const std::vector<std::str
     }
     Config c = config;
     c.model.name = name;
+    apply_recipe(c);  // each encoder's own recipe, wherever the configuration leaves a key unset
     for (const auto& p : config_problems(c)) problems.push_back(name + ": " + p);
     const RunDir sub(dir.path() / name);
     if (!resume) {
@@ -46,11 +47,12 @@ Comparison compare(const Config& config, const std::vector<std::string>& encoder
   result.task = config.data.task;
   result.precision = config.train.precision;
   dir.create();
-  save_config(config, dir.file("config.yaml").string());  // what --resume continues from
+  // What --resume continues from: without the keys recipes set per encoder, so that each gets its own again.
+  save_config(config, dir.file("config.yaml").string(), recipe_keys_unset(config));
   for (size_t i = 0; i < encoders.size(); ++i) {
     const RunDir sub(dir.path() / encoders[i]);
     auto outcome = train(variants[i], sub.str(), resume && sub.holds_run(), control);
-    result.runs.push_back({encoders[i], outcome});
+    result.runs.push_back({encoders[i], recipe_summary(variants[i]), outcome});
     if (!outcome.finished()) return result;
   }
   result.group_name = result.runs.front().outcome.group_name;

@@ -25,7 +25,7 @@ struct Field {
 
 class Schema {
  public:
-  explicit Schema(Config& c) {
+  explicit Schema(Config& c) : explicit_keys_(c.explicit_keys) {
     auto& m = c.model;
     add("model.encoder", m.name, "encoder architecture", encoder_names());
     add("model.num_hiddens", m.num_hiddens, "width d of tokens and states");
@@ -37,6 +37,7 @@ class Schema {
     add("model.max_relative_position", m.max_relative_position, "clipping distance of relative positions");
     add("model.attention_bias", m.attention_bias, "biases in W_q, W_k, W_v, W_o");
     add("model.pre_norm", m.pre_norm, "pre-norm blocks instead of the book's post-norm");
+    add("model.recipe", m.recipe, "book: the section's transformer exactly; default: token embeddings N(0, 1/d)");
     add("model.attention", m.attention, "attention kernel: fused (memory-linear) wherever it applies, or one of them");
     add("model.kernel_size", m.kernel_size, "odd convolution width k (cnn)");
     add("model.dilated", m.dilated, "dilation 1, 2, 4, ... per layer (cnn)");
@@ -69,6 +70,7 @@ class Schema {
     add("data.pairs", d.pairs, "most key-value pairs (recall)");
     add("data.max_depth", d.max_depth, "deepest nesting (listops)");
     add("data.max_args", d.max_args, "most arguments per operator (listops)");
+    add("data.words", d.words, "lexicon size: words of 2-6 symbols (segment)");
     auto& t = c.train;
     add("train.steps", t.steps, "optimizer steps (or set train.epochs)");
     add("train.epochs", t.epochs, "epochs (used when train.steps is 0)");
@@ -111,6 +113,8 @@ class Schema {
     add("analyze.repeats", a.repeats, "timing repeats; the median is reported");
     add("analyze.max_path_n", a.max_path_n, "largest n of the path-length measurements");
     add("analyze.train", a.train, "train the comparison for sections 4 and 6 (else skip them)");
+    add("analyze.recipes", a.recipes, "train the recipe study of section 7 (else skip it)");
+    add("analyze.recipe_steps", a.recipe_steps, "training steps of each run of the recipe study");
   }
 
   const Field* find(const std::string& key) const {
@@ -122,8 +126,16 @@ class Schema {
     return key == "model" || key == "data" || key == "train" || key == "bench" || key == "analyze";
   }
 
-  // Sets `key` from a YAML scalar; returns a problem or "".
+  // Sets `key` from a YAML scalar, as the file or the command line does (so a recipe leaves it alone);
+  // returns a problem or "".
   std::string set(const std::string& key, const YAML::Node& value) const {
+    auto problem = assign(key, value);
+    if (problem.empty()) explicit_keys_.insert(key);
+    return problem;
+  }
+
+  // Sets `key` as a default does.
+  std::string assign(const std::string& key, const YAML::Node& value) const {
     const Field* f = find(key);
     if (!f) return key + ": unknown key" + suggestion(key);
     if (!value.IsScalar()) return key + ": expected " + f->type + ", got a " + (value.IsMap() ? "mapping" : "list");
@@ -212,6 +224,7 @@ class Schema {
     return best.empty() ? "" : " (did you mean " + best + "?)";
   }
 
+  std::set<std::string>& explicit_keys_;
   std::vector<Field> fields_;
   std::map<std::string, size_t> index_;
 };
@@ -259,6 +272,51 @@ void apply_overrides(Config& config, const std::vector<std::string>& overrides, 
     if (!p.empty()) problems.push_back(p);
   }
   if (!problems.empty()) throw ConfigError(origin + ": " + join(problems, "; "));
+  apply_recipe(config);
+}
+
+std::vector<RecipeSetting> recipe_settings(const std::string& encoder, Recipe recipe) {
+  // Measured in README, "Recipes": with the book's settings a transformer learns local structure too slowly to
+  // show it in the budget a CNN needs; a larger step and no dropout do, on local and long-range tasks alike.
+  if (encoder == "transformer" && recipe == Recipe::standard) return {{"train.lr", "0.003"}, {"model.dropout", "0"}};
+  return {};
+}
+
+void apply_recipe(Config& config) {
+  const Config defaults;
+  Config scratch = defaults;
+  Schema current(config), initial(scratch);
+  config.recipe_applied.clear();
+  for (const auto& encoder : encoder_names()) {  // first undo what another encoder's recipe set
+    for (const auto& s : recipe_settings(encoder, Recipe::standard)) {
+      if (!config.explicit_keys.count(s.key)) current.assign(s.key, initial.find(s.key)->get());
+    }
+  }
+  for (const auto& s : recipe_settings(config.model.name, config.model.recipe)) {
+    if (config.explicit_keys.count(s.key)) continue;
+    current.assign(s.key, YAML::Node(s.value));
+    config.recipe_applied.push_back(s.key + ": " + s.value);
+  }
+}
+
+std::string recipe_summary(const Config& config) {
+  std::string summary = name_of(config.model.recipe);
+  if (config.model.name == "transformer") {
+    summary += config.model.recipe == Recipe::book ? " (the section's model)"
+                                                   : " (token embeddings N(0, 1/d), positions never dropped)";
+  }
+  if (!config.recipe_applied.empty()) summary += "; " + join(config.recipe_applied, ", ");
+  return summary;
+}
+
+std::set<std::string> recipe_keys_unset(const Config& config) {
+  std::set<std::string> keys;
+  for (const auto& encoder : encoder_names()) {
+    for (const auto& s : recipe_settings(encoder, Recipe::standard)) {
+      if (!config.explicit_keys.count(s.key)) keys.insert(s.key);
+    }
+  }
+  return keys;
 }
 
 Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
@@ -347,6 +405,7 @@ std::vector<std::string> config_problems(const Config& c) {
   need(a.fixed_n >= 2, "analyze.fixed_n: must be >= 2");
   need(a.repeats > 0, "analyze.repeats: must be > 0");
   need(a.max_path_n >= 4, "analyze.max_path_n: must be >= 4");
+  need(a.recipe_steps >= 100, "analyze.recipe_steps: must be >= 100 (validation runs every 100 steps)");
   return p;
 }
 
@@ -355,13 +414,14 @@ void check_config(const Config& config, const std::string& origin) {
   if (!problems.empty()) throw ConfigError(origin + ": " + join(problems, "; "));
 }
 
-std::string to_yaml(const Config& config) {
+std::string to_yaml(const Config& config, const std::set<std::string>& omit) {
   Config copy = config;
   Schema schema(copy);
   YAML::Emitter out;
   out << YAML::BeginMap;
   std::string section;
   for (const auto& f : schema.fields()) {
+    if (omit.count(f.key)) continue;
     const auto dot = f.key.find('.');
     const std::string s = f.key.substr(0, dot), name = f.key.substr(dot + 1);
     if (s != section) {
@@ -375,9 +435,13 @@ std::string to_yaml(const Config& config) {
   return std::string(out.c_str()) + "\n";
 }
 
-void save_config(const Config& config, const std::string& path) {
+void save_config(const Config& config, const std::string& path, const std::set<std::string>& omit) {
   std::ofstream out(path);
-  out << "# seqenc resolved configuration: defaults < config file < --set\n" << to_yaml(config);
+  out << "# seqenc resolved configuration: defaults < config file < --set\n";
+  if (!omit.empty())
+    out << "# left to each encoder's recipe: " << join(std::vector<std::string>(omit.begin(), omit.end()), ", ")
+        << "\n";
+  out << to_yaml(config, omit);
   if (!out) throw std::runtime_error("cannot write " + path);
 }
 

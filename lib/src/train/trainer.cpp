@@ -181,6 +181,7 @@ Trainer::Trainer(const Config& config, const std::string& run_dir, bool resume, 
   m.log->info("{}: {} encoder, {} parameters, {} head over {} classes, {} training examples, {} steps on {}", run_dir,
               config.model.name, m.model->encoder->num_parameters(), name_of(m.task.head), m.task.num_classes(),
               m.task.train.size(), m.total_steps, m.device.str());
+  m.log->info("recipe {}", recipe_summary(config));
   if (m.control.reset_peak_memory) m.control.reset_peak_memory();
   m.session_start = now_s();
   m.tokens_at_start = m.state.tokens_seen;

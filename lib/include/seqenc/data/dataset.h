@@ -21,7 +21,7 @@ SEQENC_CHOICES(HeadKind, {HeadKind::classify, "classify"}, {HeadKind::tag, "tag"
 
 // Every data setting; synthetic tasks read the generator keys, file formats the file keys.
 struct DataOptions {
-  std::string task = "lag";  // lag | copy | reverse | recall | listops | tsv_classify | tsv_tag | text_lm
+  std::string task = "lag";  // lag | copy | reverse | recall | listops | segment | tsv_classify | tsv_tag | text_lm
   int64_t max_len = 128;     // longer sequences are truncated (with one warning per file)
   uint64_t seed = 1;
   // users' files
@@ -38,6 +38,7 @@ struct DataOptions {
   int64_t queries = 4;                          // lag: query positions per sequence
   int64_t pairs = 8;                            // recall: key-value pairs (at most)
   int64_t max_depth = 3, max_args = 4;          // listops
+  int64_t words = 64;                           // segment: lexicon size (words of 2-6 of the symbols)
 };
 
 // Examples stored flat (memory of the order of the token count): example i

@@ -3,6 +3,7 @@
 #pragma once
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,10 @@ enum class Cell { gru, lstm };
 // Which kernel computes attention: the fused memory-linear one (nn/fused_attention.h), the reference
 // (the book's masked_softmax path, which keeps the weights), or fused wherever it applies.
 enum class AttentionKernel { automatic, fused, reference };
+// How an encoder is initialised and trained by default. book: the section's model exactly. default: what the
+// measurements in README ("Recipes") chose, for each encoder.
+enum class Recipe { standard, book };
+SEQENC_CHOICES(Recipe, {Recipe::standard, "default"}, {Recipe::book, "book"});
 SEQENC_CHOICES(PosEncoding, {PosEncoding::sinusoidal, "sinusoidal"}, {PosEncoding::learned, "learned"},
                {PosEncoding::relative, "relative"}, {PosEncoding::none, "none"});
 SEQENC_CHOICES(Activation, {Activation::relu, "relu"}, {Activation::gelu, "gelu"});
@@ -47,6 +52,9 @@ struct EncoderOptions {
   bool attention_bias = false;
   bool pre_norm = false;
   AttentionKernel attention = AttentionKernel::automatic;
+  Recipe recipe = Recipe::standard;
+  // What the recipe decides, unless a study varies it alone (tools/recipe_study); not config keys.
+  std::optional<bool> scaled_embeddings, drop_positions;
   // cnn
   int64_t kernel_size = 3;  // odd
   bool dilated = false;     // dilation 1, 2, 4, ... per layer

@@ -71,6 +71,8 @@ class TransformerEncoderImpl : public EncoderImpl {
   std::vector<TransformerEncoderBlock> blocks;
 
  private:
+  // The book drops out X + P; the default recipe only X, so that position always arrives.
+  bool drops_positions() const { return options().drop_positions.value_or(options().recipe == Recipe::book); }
   torch::nn::AnyModule pos_encoding_;  // empty for none and relative
   Dropout dropout_{nullptr};
   torch::nn::LayerNorm final_norm_{nullptr};  // pre-norm only

@@ -10,6 +10,7 @@ namespace seqenc {
 
 struct ComparisonRun {
   std::string encoder;
+  std::string recipe;  // recipe_summary of its configuration
   TrainOutcome outcome;
 };
 

@@ -2,6 +2,7 @@
 // --set overrides; unknown keys, wrong types and invalid values are all
 // reported at once, with their key paths, before any work starts.
 #pragma once
+#include <set>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,8 @@ struct AnalyzeOptions {
   int64_t repeats = 3;               // timings are medians over repeats
   int64_t max_path_n = 64;           // path-length measurements up to this n
   bool train = true;                 // section 4 and 6 train the comparison (compare)
+  bool recipes = true;               // section 7 trains the recipe study (tools/recipe_study.h)
+  int64_t recipe_steps = 800;        // its budget per run
 };
 
 struct Config {
@@ -77,7 +80,23 @@ struct Config {
   TrainOptions train;
   BenchOptions bench;
   AnalyzeOptions analyze;
+  // Keys the file or the command line set (a recipe never overrides them), and what the recipe set ("key: value").
+  std::set<std::string> explicit_keys;
+  std::vector<std::string> recipe_applied;
 };
+
+// The training settings model.recipe gives an encoder where the configuration sets none (README, "Recipes").
+struct RecipeSetting {
+  std::string key, value;
+};
+std::vector<RecipeSetting> recipe_settings(const std::string& encoder, Recipe recipe);
+// Applies config.model's recipe to the keys not in explicit_keys (undoing another encoder's first).
+// load_config and apply_overrides call it; so does compare, for each encoder.
+void apply_recipe(Config& config);
+// One line: the recipe of config.model and what it set, for logs and reports.
+std::string recipe_summary(const Config& config);
+// The keys some encoder's recipe sets that the configuration does not.
+std::set<std::string> recipe_keys_unset(const Config& config);
 
 // Defaults, then `path` (skipped when empty), then each "key.path=value".
 // Throws ConfigError listing every problem.
@@ -89,8 +108,9 @@ std::vector<std::string> config_problems(const Config& config);
 // Throws ConfigError (origin: problems) if config_problems() finds anything.
 void check_config(const Config& config, const std::string& origin);
 
-std::string to_yaml(const Config& config);
-void save_config(const Config& config, const std::string& path);
+// Every key and its value, but those in `omit`.
+std::string to_yaml(const Config& config, const std::set<std::string>& omit = {});
+void save_config(const Config& config, const std::string& path, const std::set<std::string>& omit = {});
 
 struct ConfigKey {
   std::string key, type, default_value, help;
