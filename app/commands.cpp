@@ -1,5 +1,6 @@
 #include "commands.h"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -224,8 +225,10 @@ int keys_command(bool markdown) {
   if (markdown) fmt::print("| key | default | type | meaning |\n|---|---|---|---|\n");
   for (const auto& k : config_keys()) {
     if (markdown) {
+      auto help = k.help;  // a '|' would end the table's cell
+      std::replace(help.begin(), help.end(), '|', '/');
       fmt::print("| `{}` | `{}` | {} | {} |\n", k.key, k.default_value.empty() ? "\"\"" : k.default_value, k.type,
-                 k.help);
+                 help);
       continue;
     }
     fmt::print("{:<30} {:<14} {:<22} {}\n", k.key, k.default_value.empty() ? "\"\"" : k.default_value, k.type, k.help);

@@ -37,7 +37,9 @@ class Schema {
     add("model.max_relative_position", m.max_relative_position, "clipping distance of relative positions");
     add("model.attention_bias", m.attention_bias, "biases in W_q, W_k, W_v, W_o");
     add("model.pre_norm", m.pre_norm, "pre-norm blocks instead of the book's post-norm");
-    add("model.recipe", m.recipe, "book: the section's transformer exactly; default: token embeddings N(0, 1/d)");
+    add("model.recipe", m.recipe,
+        "default: what README's Recipes measured to learn (transformer: embeddings N(0, 1/d), P never dropped, "
+        "train.lr 0.003 and model.dropout 0 where unset); book: the section's model exactly");
     add("model.attention", m.attention, "attention kernel: fused (memory-linear) wherever it applies, or one of them");
     add("model.kernel_size", m.kernel_size, "odd convolution width k (cnn)");
     add("model.dilated", m.dilated, "dilation 1, 2, 4, ... per layer (cnn)");
