@@ -8,7 +8,29 @@
 #include <torch/torch.h>
 #include <vector>
 
+#include "seqenc/train/trainer.h"
+
 namespace seqenc::test {
+// Training without console output.
+inline TrainControl quietly() {
+  TrainControl control;
+  control.quiet = true;
+  return control;
+}
+
+// An attention function's output and the gradients of sum(output * upstream) in its three inputs.
+struct AttentionGrads {
+  torch::Tensor out, dq, dk, dv;
+};
+template <typename F>
+AttentionGrads attention_grads(F&& attention, const torch::Tensor& q0, const torch::Tensor& k0, const torch::Tensor& v0,
+                               const torch::Tensor& upstream) {
+  auto q = q0.clone().requires_grad_(true), k = k0.clone().requires_grad_(true), v = v0.clone().requires_grad_(true);
+  auto out = attention(q, k, v);
+  (out.to(upstream.scalar_type()) * upstream).sum().backward();
+  return {out.detach(), q.grad(), k.grad(), v.grad()};
+}
+
 inline double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
   return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
 }

@@ -15,6 +15,7 @@
 #include "seqenc/train/trainer.h"
 
 using namespace seqenc;
+using seqenc::test::attention_grads;
 using seqenc::test::fresh_dir;
 using seqenc::test::metric_lines;
 using seqenc::test::rel_diff;
@@ -31,19 +32,6 @@ torch::Tensor reference(const torch::Tensor& q, const torch::Tensor& k, const to
   return torch::bmm(w, v);
 }
 
-struct Grads {
-  torch::Tensor out, dq, dk, dv;
-};
-
-template <typename F>
-Grads run(F&& attention, const torch::Tensor& q0, const torch::Tensor& k0, const torch::Tensor& v0,
-          const torch::Tensor& upstream) {
-  auto q = q0.clone().requires_grad_(true), k = k0.clone().requires_grad_(true), v = v0.clone().requires_grad_(true);
-  auto out = attention(q, k, v);
-  (out * upstream).sum().backward();
-  return {out.detach(), q.grad(), k.grad(), v.grad()};
-}
-
 void check_against_reference(int64_t BH, int64_t nq, int64_t nk, int64_t d, int64_t dv, const torch::Tensor& lens,
                              torch::ScalarType dtype = torch::kFloat, double tolerance = 1e-5) {
   INFO("BH " << BH << " nq " << nq << " nk " << nk << " d " << d << " dv " << dv << " lens "
@@ -51,8 +39,9 @@ void check_against_reference(int64_t BH, int64_t nq, int64_t nk, int64_t d, int6
   auto options = torch::dtype(dtype);
   auto q = torch::randn({BH, nq, d}, options), k = torch::randn({BH, nk, d}, options);
   auto v = torch::randn({BH, nk, dv}, options), upstream = torch::randn({BH, nq, dv}, options);
-  auto fused = run([&](auto& a, auto& b, auto& c) { return fused_attention(a, b, c, lens); }, q, k, v, upstream);
-  auto ref = run([&](auto& a, auto& b, auto& c) { return reference(a, b, c, lens); }, q, k, v, upstream);
+  auto fused =
+      attention_grads([&](auto& a, auto& b, auto& c) { return fused_attention(a, b, c, lens); }, q, k, v, upstream);
+  auto ref = attention_grads([&](auto& a, auto& b, auto& c) { return reference(a, b, c, lens); }, q, k, v, upstream);
   CHECK(rel_diff(fused.out, ref.out) < tolerance);
   CHECK(rel_diff(fused.dq, ref.dq) < tolerance);
   CHECK(rel_diff(fused.dk, ref.dk) < tolerance);
@@ -82,8 +71,8 @@ TEST_CASE("fused attention keeps its precision for large scores", "[fused]") {
   auto q = torch::randn({2, 16, 8}) * 40, k = torch::randn({2, 24, 8}) * 40, v = torch::randn({2, 24, 8});
   auto lens = torch::tensor({24, 9});
   auto up = torch::randn({2, 16, 8});
-  auto fused = run([&](auto& a, auto& b, auto& c) { return fused_attention(a, b, c, lens); }, q, k, v, up);
-  auto ref = run(
+  auto fused = attention_grads([&](auto& a, auto& b, auto& c) { return fused_attention(a, b, c, lens); }, q, k, v, up);
+  auto ref = attention_grads(
       [&](auto& a, auto& b, auto& c) {
         return reference(a.to(torch::kDouble), b.to(torch::kDouble), c.to(torch::kDouble), lens).to(torch::kFloat);
       },
@@ -143,7 +132,7 @@ TEST_CASE("fused attention gradients in double precision agree with autograd and
   auto q = torch::randn({2, 3, 4}, opts), k = torch::randn({2, 5, 4}, opts), v = torch::randn({2, 5, 4}, opts);
   auto lens = torch::tensor({5, 2});
   auto up = torch::randn({2, 3, 4}, opts);
-  auto g = run([&](auto& a, auto& b, auto& c) { return fused_attention(a, b, c, lens); }, q, k, v, up);
+  auto g = attention_grads([&](auto& a, auto& b, auto& c) { return fused_attention(a, b, c, lens); }, q, k, v, up);
   auto loss = [&](const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& c) {
     return (fused_attention(a, b, c, lens) * up).sum().item<double>();
   };
@@ -171,8 +160,12 @@ TEST_CASE("fused dropout: the backward regenerates the forward's mask, and 1 - p
   auto lens = torch::tensor({530, 300, 0});
   auto up = torch::randn({BH, nq, 16});
   const auto mask = fused_attention_dropout_mask(seed, BH, nq, nk, p);
-  auto fused = run([&](auto& a, auto& b, auto& c) { return fused_attention(a, b, c, lens, {p, seed}); }, q, k, v, up);
-  auto ref = run([&](auto& a, auto& b, auto& c) { return reference(a, b, c, lens, mask); }, q, k, v, up);
+  auto fused = attention_grads(
+      [&](auto& a, auto& b, auto& c) {
+        return fused_attention(a, b, c, lens, {p, seed});
+      },
+      q, k, v, up);
+  auto ref = attention_grads([&](auto& a, auto& b, auto& c) { return reference(a, b, c, lens, mask); }, q, k, v, up);
   CHECK(rel_diff(fused.out, ref.out) < 1e-5);
   CHECK(rel_diff(fused.dq, ref.dq) < 1e-5);
   CHECK(rel_diff(fused.dk, ref.dk) < 1e-5);

@@ -16,8 +16,10 @@
 #include "seqenc/train/trainer.h"
 
 using namespace seqenc;
+using seqenc::test::attention_grads;
 using seqenc::test::fresh_dir;
 using seqenc::test::metric_lines;
+using seqenc::test::quietly;
 using seqenc::test::rel_diff;
 namespace fs = std::filesystem;
 using torch::indexing::Slice;
@@ -31,19 +33,6 @@ constexpr double kRoundedAtLeast = 1e-5;
 // Attention's input gradients go through dP - D, a difference of near-equal terms, which doubles that.
 constexpr double kBf16SoftmaxGradTolerance = 4e-2;
 
-struct Grads {
-  torch::Tensor out, dq, dk, dv;
-};
-
-template <typename F>
-Grads attention_grads(F&& attention, const torch::Tensor& q0, const torch::Tensor& k0, const torch::Tensor& v0,
-                      const torch::Tensor& upstream) {
-  auto q = q0.clone().requires_grad_(true), k = k0.clone().requires_grad_(true), v = v0.clone().requires_grad_(true);
-  auto out = attention(q, k, v);
-  (out.to(torch::kFloat) * upstream).sum().backward();
-  return {out.detach(), q.grad(), k.grad(), v.grad()};
-}
-
 EncoderOptions tiny(const std::string& name) {
   EncoderOptions o;
   o.name = name;
@@ -55,12 +44,6 @@ EncoderOptions tiny(const std::string& name) {
   o.dropout = 0;
   o.max_len = 64;
   return o;
-}
-
-TrainControl quietly() {
-  TrainControl control;
-  control.quiet = true;
-  return control;
 }
 
 }  // namespace

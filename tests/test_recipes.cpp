@@ -15,15 +15,10 @@
 
 using namespace seqenc;
 using seqenc::test::fresh_dir;
+using seqenc::test::quietly;
 namespace fs = std::filesystem;
 
 namespace {
-
-TrainControl quietly() {
-  TrainControl control;
-  control.quiet = true;
-  return control;
-}
 
 // Word segmentation, small: n 16-24, d 64, 800 steps on one thread (seconds).
 std::vector<std::string> small_segmentation(const std::string& encoder) {
