@@ -5,6 +5,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
+#include "seqenc/files.h"
+
 namespace seqenc {
 
 namespace {
@@ -39,14 +41,21 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::o
   // Dropout draws from the default CPU generator; restoring it makes resumed runs identical.
   archive.write("cpu_rng", at::detail::getDefaultCPUGenerator().get_state());
 
-  const std::string tmp = path + ".tmp";
+  // Through a temporary file, fsync, rename and fsync of the directory: a kill at any moment leaves the
+  // previous checkpoint or this one, and a full disk leaves the previous one (WriteError naming the cause).
+  AtomicFile out(path);
   try {
-    archive.save_to(tmp);
+    // Always "all written": LibTorch's writer throws from its destructor after a short write, which ends the
+    // process (std::terminate). A failure is kept by `out` and reported by commit().
+    archive.save_to([&](const void* data, size_t n) -> size_t {
+      out.write(data, n);
+      return n;
+    });
   } catch (const c10::Error& e) {
-    std::filesystem::remove(tmp);
-    throw std::runtime_error("cannot write checkpoint " + path);
+    const std::string why = e.what_without_backtrace();
+    out.fail(why.substr(0, why.find('\n')));  // kept only if no write failed first (that cause is the real one)
   }
-  std::filesystem::rename(tmp, path);  // atomic on POSIX file systems
+  out.commit();
 }
 
 TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer) {

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include "seqenc/files.h"
 #include "seqenc/strings.h"
 
 namespace seqenc {
@@ -371,9 +372,7 @@ std::string to_yaml(const Config& config) {
 }
 
 void save_config(const Config& config, const std::string& path) {
-  std::ofstream out(path);
-  out << "# seqenc resolved configuration: defaults < config file < --set\n" << to_yaml(config);
-  if (!out) throw std::runtime_error("cannot write " + path);
+  write_file_atomic(path, "# seqenc resolved configuration: defaults < config file < --set\n" + to_yaml(config));
 }
 
 std::vector<ConfigKey> config_keys() {

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "json.h"
+#include "seqenc/files.h"
 #include "seqenc/train/run_dir.h"
 
 namespace seqenc {
@@ -157,9 +158,10 @@ Trainer::Trainer(const Config& config, const std::string& run_dir, bool resume, 
   m.model = build_model(config, m.task);
   m.model->to(m.device);
   m.optimizer = make_optimizer(m.t, m.model->parameters());
+  if (resume) m.state = load_checkpoint(m.dir.last_checkpoint().string(), *m.model, m.optimizer.get());
+  // Lines past the checkpoint (or, for a fresh start, from an attempt killed before its first checkpoint).
+  m.dir.truncate_metrics(m.state.step);
   if (resume) {
-    m.state = load_checkpoint(m.dir.last_checkpoint().string(), *m.model, m.optimizer.get());
-    m.dir.truncate_metrics(m.state.step);
     m.last_saved_step = m.state.step;
     m.log->info("resumed {} at step {} (epoch {}, batch {})", run_dir, m.state.step, m.state.epoch,
                 m.state.batch_in_epoch);
@@ -271,6 +273,7 @@ EvalResult Trainer::validate() {
 void Trainer::save_last() {
   auto& m = *impl_;
   if (!m.dir.writer()) return;
+  m.dir.sync_metrics();  // the lines this checkpoint covers reach the disk before it does
   save_checkpoint(m.dir.last_checkpoint().string(), *m.model, m.optimizer.get(), m.snapshot());
   m.last_saved_step = m.state.step;
 }
@@ -358,7 +361,7 @@ TrainOutcome Trainer::finish(StopReason reason) {
                  {"train_loss", out.train_loss},
                  {"valid", eval_json(out.valid, m.task.group_name)},
                  {"test", eval_json(out.test, m.task.group_name)}};
-  if (m.dir.writer()) std::ofstream(m.dir.file("result.json")) << result.dump(2) << '\n';
+  if (m.dir.writer()) write_file_atomic(m.dir.file("result.json"), result.dump(2) + "\n");
   m.log->info("done: {} steps in {}, {:.0f} tok/s, best valid accuracy {:.4f} (step {}), test accuracy {:.4f}", s.step,
               format_duration(out.wall_s), out.tokens_per_s, out.valid.accuracy, s.best_step, out.test.accuracy);
   return out;

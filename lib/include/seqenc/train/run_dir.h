@@ -27,9 +27,12 @@ class RunDir {
   void check_can_start(bool resume, const std::string& resume_hint) const;
 
   void create() const;
-  // metrics.jsonl: one JSON object per line.
+  // metrics.jsonl: one JSON object per line, appended with one write (WriteError naming the file on failure).
   void append_metrics(const std::string& json_line) const;
-  // Drops lines past `step` (and a line cut short by a kill), so the file matches a resumed checkpoint.
+  // fsync of metrics.jsonl: called before a checkpoint, so the lines it covers are on disk first.
+  void sync_metrics() const;
+  // Drops lines past `step` (and a line cut short by a kill or a full disk), so the file matches a resumed
+  // checkpoint; rewritten atomically, and only when something is dropped.
   void truncate_metrics(int64_t step) const;
 
  private:

@@ -1,0 +1,183 @@
+// Hardening (issue 14): kills at any moment, full disks and unwritable directories, refused commands, one writer
+// per run directory, versioned artifacts. Everything runs the program itself, as a user would.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <random>
+#include <thread>
+
+#include "helpers.h"
+#include "reliability.h"
+#include "seqenc/train/run.h"
+
+using namespace seqenc;
+using namespace seqenc::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A tiny deterministic run: 1 thread, fixed seed, dropout on, a checkpoint every 3 steps.
+std::vector<std::string> tiny_run(const fs::path& dir, int64_t steps, const fs::path& config = {}) {
+  return {"train",
+          "--config",
+          config.empty() ? std::string(SEQENC_SOURCE_DIR "/configs/lag.yaml") : config.string(),
+          "--run-dir",
+          dir.string(),
+          "--set",
+          "model.num_hiddens=16",
+          "--set",
+          "model.num_layers=1",
+          "--set",
+          "model.num_heads=2",
+          "--set",
+          "model.ffn_num_hiddens=16",
+          "--set",
+          "model.dropout=0.1",
+          "--set",
+          "data.train_size=64",
+          "--set",
+          "data.valid_size=16",
+          "--set",
+          "data.test_size=16",
+          "--set",
+          "data.symbols=4",
+          "--set",
+          "data.min_len=20",
+          "--set",
+          "data.seq_len=24",
+          "--set",
+          "data.max_distance=12",
+          "--set",
+          "train.steps=" + std::to_string(steps),
+          "--set",
+          "train.eval_every=3",
+          "--set",
+          "train.log_every=1",
+          "--set",
+          "train.batch_size=16",
+          "--set",
+          "train.threads=1"};
+}
+
+std::vector<std::string> resumed(std::vector<std::string> args) {
+  args.push_back("--resume");
+  return args;
+}
+
+// Both runs' parameters (last and best checkpoints) are identical, bit for bit.
+void check_same_parameters(const fs::path& a, const fs::path& b) {
+  for (auto kind : {CheckpointKind::last, CheckpointKind::best}) {
+    auto ra = load_run(a.string(), kind), rb = load_run(b.string(), kind);
+    CHECK(ra.state.step == rb.state.step);
+    const auto pa = ra.model->named_parameters(), pb = rb.model->named_parameters();
+    REQUIRE(pa.size() == pb.size());
+    for (const auto& p : pa) {
+      INFO(name_of(kind) << " checkpoint, " << p.key());
+      CHECK(torch::equal(p.value(), pb[p.key()]));
+    }
+  }
+}
+
+bool any_temporary(const fs::path& dir) {
+  if (!fs::exists(dir)) return false;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().extension() == ".tmp") return true;
+  }
+  return false;
+}
+
+void remove_temporaries(const fs::path& dir) {
+  if (!fs::exists(dir)) return;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().extension() == ".tmp") fs::remove(e.path());
+  }
+}
+
+size_t count_lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
+
+// Complete lines in metrics.jsonl.
+size_t metric_count(const fs::path& dir) { return count_lines(slurp(dir / "metrics.jsonl")); }
+
+}  // namespace
+
+TEST_CASE("reliability: SIGKILL at random moments, resumed each time, ends exactly as an uninterrupted run",
+          "[reliability][kill]") {
+  constexpr int64_t kSteps = 60;
+  constexpr size_t kLines = kSteps + kSteps / 3;  // metrics.jsonl: a train line each step, a valid line every 3
+  constexpr int kKills = 24;
+  const auto ref = fresh_dir("kill_ref"), dir = fresh_dir("kill_run");
+  const auto log = fs::path(dir.string() + ".log");
+  // The uninterrupted run; its start-up time (until the first metrics line) only spreads kills over start-ups.
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  const pid_t ref_pid = spawn_seqenc(tiny_run(ref, kSteps), log);
+  while (!fs::exists(ref / "metrics.jsonl") && waitpid(ref_pid, nullptr, WNOHANG) == 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  const auto startup_us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count();
+  REQUIRE(wait_status(ref_pid) == 0);
+  // Kills are placed by the run's progress, never by its speed, so that each lands before the run could finish:
+  // (0) a few metrics lines into the attempt, plus a random jitter; (1) as soon as a checkpoint's temporary file
+  // appears, during its write; (2) at a random moment of start-up (loading, resuming, truncating metrics).
+  std::mt19937 rng(14);
+  auto uniform = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  int kills = 0, during_write = 0, resumes = 0;
+  while (true) {
+    const bool resume = fs::exists(dir / "checkpoint_last.pt");
+    const size_t base = metric_count(dir);
+    int mode = kills % 3;
+    const auto lines = static_cast<size_t>(uniform(1, 8));
+    if (mode != 1 && base + lines + 2 > kLines) mode = 1;  // near the end: only kills that cannot let it finish
+    if (mode == 1) remove_temporaries(dir);
+    const bool stale = any_temporary(dir);
+    resumes += resume ? 1 : 0;
+    // A resume as the program tells the user to: from the run's own config.yaml.
+    const pid_t pid =
+        spawn_seqenc(resume ? resumed(tiny_run(dir, kSteps, dir / "config.yaml")) : tiny_run(dir, kSteps), log);
+    if (kills >= kKills) {
+      REQUIRE(wait_status(pid) == 0);
+      break;
+    }
+    const auto deadline = Clock::now() + std::chrono::microseconds(uniform(0, startup_us));
+    const auto jitter = std::chrono::microseconds(uniform(0, 5000));
+    int raw = 0;
+    bool exited = false;
+    while (true) {
+      if (waitpid(pid, &raw, WNOHANG) == pid) {
+        exited = true;
+        break;
+      }
+      if (mode == 0 && metric_count(dir) >= base + lines) {
+        std::this_thread::sleep_for(jitter);
+        break;
+      }
+      if (mode == 1 && any_temporary(dir)) break;
+      if (mode == 2 && (Clock::now() >= deadline || metric_count(dir) > base)) break;
+      std::this_thread::sleep_for(std::chrono::microseconds(mode == 1 ? 50 : 500));
+    }
+    if (exited) {
+      INFO("the run finished by itself after " << kills << " kills");
+      REQUIRE(WIFEXITED(raw));
+      REQUIRE(WEXITSTATUS(raw) == 0);
+      break;
+    }
+    kill(pid, SIGKILL);
+    REQUIRE(wait_status(pid) == 128 + SIGKILL);
+    ++kills;
+    if (!stale && any_temporary(dir)) ++during_write;
+  }
+  WARN("SIGKILL x " << kills << " (" << during_write << " during a checkpoint write), " << resumes << " resumes");
+  CHECK(kills >= 20);
+  CHECK(during_write >= 1);
+  const auto result_lines = metric_lines(dir);
+  CHECK(result_lines == metric_lines(ref));
+  CHECK(result_lines.size() == kLines);
+  check_same_parameters(dir, ref);
+  const auto a = nlohmann::json::parse(slurp(ref / "result.json"));
+  const auto b = nlohmann::json::parse(slurp(dir / "result.json"));
+  CHECK(a["valid"] == b["valid"]);
+  CHECK(a["test"] == b["test"]);
+  fs::remove_all(ref);
+  fs::remove_all(dir);
+  fs::remove(log);
+}
