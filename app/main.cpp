@@ -6,6 +6,7 @@
 #include <c10/util/Exception.h>
 
 #include "commands.h"
+#include "process.h"
 #include "seqenc/error.h"
 #include "seqenc/version.h"
 
@@ -109,6 +110,7 @@ int main(int argc, char** argv) {
   add_bench(app, bench);
   add_analyze(app, analyze);
   app.add_subcommand("keys", "List every configuration key with its type and default");
+  seqenc::app::ignore_file_size_signal();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

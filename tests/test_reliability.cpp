@@ -59,6 +59,12 @@ std::vector<std::string> tiny_run(const fs::path& dir, int64_t steps, const fs::
           "train.threads=1"};
 }
 
+std::string command_line(const std::vector<std::string>& args) {
+  std::string line;
+  for (const auto& a : args) line += (line.empty() ? "" : " ") + a;
+  return line;
+}
+
 std::vector<std::string> resumed(std::vector<std::string> args) {
   args.push_back("--resume");
   return args;
@@ -179,5 +185,79 @@ TEST_CASE("reliability: SIGKILL at random moments, resumed each time, ends exact
   CHECK(a["test"] == b["test"]);
   fs::remove_all(ref);
   fs::remove_all(dir);
+  fs::remove(log);
+}
+
+TEST_CASE("reliability: a write refused by a file-size limit stops the run with one line, and resume works after",
+          "[reliability][disk]") {
+  const auto dir = fresh_dir("fsize"), ref = fresh_dir("fsize_ref");
+  const auto log = fs::path(dir.string() + ".log");
+  for (const auto& d : {dir, ref}) REQUIRE(wait_status(spawn_seqenc(tiny_run(d, 6), log)) == 0);
+  const auto before = slurp(dir / "checkpoint_last.pt");
+  // A limit below a checkpoint's size: the next checkpoint cannot be written. The process must not die of
+  // SIGXFSZ; the write fails (EFBIG) and the run stops with one line naming the file.
+  const auto limit_kb = before.size() / 1024 - 4;
+  const std::string shell = std::string("bash -c 'ulimit -f ") + std::to_string(limit_kb) + "; exec " SEQENC_BINARY +
+                            " " + command_line(resumed(tiny_run(dir, 12))) + "'";
+  const auto out = fs::path(dir.string() + ".err");
+  const int raw = std::system((shell + " > /dev/null 2> " + out.string()).c_str());
+  REQUIRE(WIFEXITED(raw));
+  CHECK(WEXITSTATUS(raw) == 2);
+  const auto err = slurp(out);
+  const auto errors = error_lines(err);
+  REQUIRE(errors.size() == 1);
+  CHECK_THAT(errors[0],
+             Catch::Contains("cannot write " + dir.string() + "/checkpoint_") && Catch::Contains("File too large"));
+  CHECK(slurp(dir / "checkpoint_last.pt") == before);  // the previous checkpoint, intact
+  CHECK_FALSE(any_temporary(dir));
+  // Without the limit, --resume continues from it and ends as a run that never failed.
+  REQUIRE(wait_status(spawn_seqenc(resumed(tiny_run(dir, 12)), log)) == 0);
+  REQUIRE(wait_status(spawn_seqenc(resumed(tiny_run(ref, 12)), log)) == 0);
+  CHECK(metric_lines(dir) == metric_lines(ref));
+  check_same_parameters(dir, ref);
+  // An export under the limit: one line, no file and no temporary left.
+  const auto model = dir / "model.pt";
+  const int exp = std::system(("bash -c 'ulimit -f 8; exec " SEQENC_BINARY " export --run " + dir.string() + " --out " +
+                               model.string() + "' > /dev/null 2> " + out.string())
+                                  .c_str());
+  CHECK(WEXITSTATUS(exp) == 2);
+  const auto export_errors = error_lines(slurp(out));
+  REQUIRE(export_errors.size() == 1);
+  CHECK_THAT(export_errors[0], Catch::Contains("cannot write " + model.string() + ": File too large"));
+  CHECK_FALSE(fs::exists(model));
+  CHECK_FALSE(any_temporary(dir));
+  for (const auto& p : {dir, ref}) fs::remove_all(p);
+  fs::remove(log);
+  fs::remove(out);
+}
+
+TEST_CASE("reliability: a full disk stops the run with one line, and resume works after", "[reliability][disk]") {
+  const auto mount = fresh_dir("tmpfs"), ref = fresh_dir("tmpfs_ref");
+  const auto log = fs::path(ref.string() + ".log");
+  ScratchTmpfs fs_(mount, "160k");
+  if (!fs_.mounted()) {
+    WARN("skipped: cannot mount a tmpfs here (the file-size limit test covers failed writes)");
+    return;
+  }
+  const auto dir = mount / "run";
+  REQUIRE(wait_status(spawn_seqenc(tiny_run(ref, 24), log)) == 0);
+  // 160 KiB holds the small files and one checkpoint of each kind, not a second pair of temporaries.
+  auto full = run_seqenc(command_line(tiny_run(dir, 24)));
+  CHECK(full.status == 2);
+  auto errors = error_lines(full.err);
+  REQUIRE(errors.size() == 1);
+  CHECK_THAT(errors[0],
+             Catch::Contains("cannot write " + dir.string() + "/") && Catch::Contains("No space left on device"));
+  CHECK_FALSE(any_temporary(dir));
+  const bool started = fs::exists(dir / "checkpoint_last.pt");
+  const auto last = started ? slurp(dir / "checkpoint_last.pt") : std::string();
+  // Space back: the run continues from its last checkpoint and ends as an uninterrupted one.
+  REQUIRE(fs_.remount("rw,size=8m"));
+  if (started) CHECK(slurp(dir / "checkpoint_last.pt") == last);
+  auto again = run_seqenc(command_line(started ? resumed(tiny_run(dir, 24)) : tiny_run(dir, 24)));
+  CHECK(again.status == 0);
+  CHECK(metric_lines(dir) == metric_lines(ref));
+  check_same_parameters(dir, ref);
+  fs::remove_all(ref);
   fs::remove(log);
 }

@@ -1,11 +1,13 @@
 #include "seqenc/tools/export.h"
 
 #include <filesystem>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 #include <torch/script.h>
 #include <torch/torch.h>
 
+#include "seqenc/files.h"
 #include "seqenc/nn/torchscript.h"
 #include "seqenc/train/run.h"
 
@@ -45,9 +47,9 @@ void save_scripted(torch::jit::Module& module, const ExportMetadata& meta, const
   for (const auto& l : meta.labels) labels += l + "\n";
   torch::jit::ExtraFilesMap extra = {
       {"seqenc.json", info.dump()}, {"config.yaml", meta.config_yaml}, {"vocab.txt", vocab}, {"labels.txt", labels}};
-  const std::string tmp = path + ".tmp";
-  module.save(tmp, extra);
-  std::filesystem::rename(tmp, path);
+  std::ostringstream bytes;
+  module.save(bytes, extra);
+  write_file_atomic(path, bytes.str());  // WriteError naming the file and the cause; an old file stays whole
 }
 
 void export_run(const std::string& run_dir, const std::string& out_path, CheckpointKind checkpoint) {
@@ -62,7 +64,10 @@ void export_run(const std::string& run_dir, const std::string& out_path, Checkpo
   meta.config_yaml = to_yaml(run.config);
   auto module = script_model(*run.model, meta);
   const auto parent = std::filesystem::path(out_path).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent);
+  std::error_code error;
+  if (!parent.empty() && !std::filesystem::create_directories(parent, error) && error) {
+    throw WriteError("cannot write " + out_path + ": " + error.message());
+  }
   save_scripted(module, meta, out_path);
 }
 
