@@ -261,3 +261,74 @@ TEST_CASE("reliability: a full disk stops the run with one line, and resume work
   fs::remove_all(ref);
   fs::remove(log);
 }
+
+TEST_CASE("reliability: a refused command leaves the run directory byte for byte as it was", "[reliability]") {
+  const auto dir = fresh_dir("refused");
+  const auto log = fs::path(dir.string() + ".log");
+  REQUIRE(wait_status(spawn_seqenc(tiny_run(dir, 6), log)) == 0);
+  const auto before = dir_contents(dir);
+  REQUIRE(before.count("checkpoint_last.pt") == 1);
+  const auto config = dir / "config.yaml";
+  auto resume_with = [&](const std::string& extra) {
+    return run_seqenc(command_line(resumed(tiny_run(dir, 12, config))) + " " + extra);
+  };
+  struct Refusal {
+    std::string what, args, message;
+  };
+  const std::vector<Refusal> refusals = {
+      {"an unknown key", "--set model.colour=red", "model.colour: unknown key"},
+      {"a bad value", "--set train.lr=-1", "train.lr: must be > 0"},
+      {"a model-shape change", "--set model.num_layers=2", "saved for a different model shape"},
+      {"a width change", "--set model.num_hiddens=32 --set model.ffn_num_hiddens=32",
+       "encoder.embedding.weight is [21, 16] in the checkpoint, [21, 32] in this model (and 14 more difference(s))"},
+  };
+  for (const auto& r : refusals) {
+    INFO(r.what);
+    auto result = resume_with(r.args);
+    CHECK(result.status == 2);
+    CHECK(error_lines(result.err).size() == 1);
+    CHECK_THAT(result.err, Catch::Contains(r.message));
+    CHECK(dir_contents(dir) == before);
+  }
+  // Starting over a run, and resuming from a damaged checkpoint.
+  auto again = run_seqenc(command_line(tiny_run(dir, 6)));
+  CHECK(again.status == 2);
+  CHECK_THAT(again.err, Catch::Contains("already holds a run"));
+  CHECK(dir_contents(dir) == before);
+  const auto good = slurp(dir / "checkpoint_last.pt");
+  std::ofstream(dir / "checkpoint_last.pt", std::ios::binary) << good.substr(0, good.size() / 2);
+  const auto damaged = dir_contents(dir);
+  auto bad_checkpoint = resume_with("");
+  CHECK(bad_checkpoint.status == 2);
+  CHECK_THAT(bad_checkpoint.err, Catch::Contains("checkpoint_last.pt: damaged or incompatible checkpoint"));
+  CHECK(dir_contents(dir) == damaged);
+  // A data error found late (in the test split, read last): a new run or comparison creates nothing at all,
+  // a resume changes nothing.
+  const auto fresh = fresh_dir("refused_fresh"), tags = fresh_dir("refused_tags");
+  const auto bad_data = fresh_dir("refused_data.tsv");
+  std::ofstream(bad_data) << "the cat\tDET NOUN\nthe dog barks\tDET NOUN\n";
+  const std::string files =
+      " --set data.valid=data/tags.tsv --set train.epochs=0 --set train.steps=3"
+      " --set train.threads=1 --set data.test=";
+  for (const std::string command : {"train", "compare --encoders cnn"}) {
+    INFO(command);
+    auto r =
+        run_seqenc(command + " --config configs/tags.yaml --run-dir " + fresh.string() + files + bad_data.string());
+    CHECK(r.status == 2);
+    CHECK(error_lines(r.err).size() == 1);
+    CHECK_THAT(r.err, Catch::Contains(bad_data.string() + ":2"));
+    CHECK_FALSE(fs::exists(fresh));
+  }
+  REQUIRE(run_seqenc("train --config configs/tags.yaml --run-dir " + tags.string() + files + "data/tags.tsv").status ==
+          0);
+  const auto tags_before = dir_contents(tags);
+  auto late = run_seqenc("train --config " + (tags / "config.yaml").string() + " --run-dir " + tags.string() +
+                         " --resume --set train.steps=6 --set data.test=" + bad_data.string());
+  CHECK(late.status == 2);
+  CHECK_THAT(late.err, Catch::Contains(bad_data.string() + ":2"));
+  CHECK(dir_contents(tags) == tags_before);
+  fs::remove_all(dir);
+  fs::remove_all(tags);
+  fs::remove(bad_data);
+  fs::remove(log);
+}

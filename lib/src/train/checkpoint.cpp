@@ -1,8 +1,11 @@
 #include "seqenc/train/checkpoint.h"
 
 #include <filesystem>
+#include <set>
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <torch/torch.h>
 
 #include "seqenc/files.h"
@@ -14,6 +17,56 @@ constexpr const char* kFormat = "seqenc-checkpoint-1";
 
 torch::Tensor scalar(double v) { return torch::tensor(v, torch::kFloat64); }
 torch::Tensor scalar(int64_t v) { return torch::tensor(v, torch::kLong); }
+
+std::string shape_of(const torch::Tensor& t) { return fmt::format("[{}]", fmt::join(t.sizes(), ", ")); }
+
+// Every tensor of `module` against the archive, recursively: what is missing, extra or shaped differently.
+// LibTorch's own load would replace a parameter by a tensor of another shape without a word.
+void shape_differences(const torch::nn::Module& module, torch::serialize::InputArchive& archive,
+                       const std::string& prefix, std::vector<std::string>& out) {
+  std::set<std::string> known;
+  auto check = [&](const std::string& name, const torch::Tensor& expected, bool is_buffer) {
+    known.insert(name);
+    torch::Tensor saved;
+    if (!archive.try_read(name, saved, is_buffer)) {
+      out.push_back(prefix + name + " is in this model but not in the checkpoint");
+    } else if (saved.sizes() != expected.sizes()) {
+      out.push_back(prefix + name + " is " + shape_of(saved) + " in the checkpoint, " + shape_of(expected) +
+                    " in this model");
+    }
+  };
+  for (const auto& p : module.named_parameters(/*recurse=*/false)) check(p.key(), p.value(), false);
+  for (const auto& b : module.named_buffers(/*recurse=*/false)) check(b.key(), b.value(), true);
+  for (const auto& child : module.named_children()) {
+    if (!child.value()->is_serializable()) continue;
+    known.insert(child.key());
+    torch::serialize::InputArchive child_archive;
+    if (!archive.try_read(child.key(), child_archive)) {
+      out.push_back(prefix + child.key() + " is in this model but not in the checkpoint");
+      continue;
+    }
+    shape_differences(*child.value(), child_archive, prefix + child.key() + ".", out);
+  }
+  for (const auto& key : archive.keys()) {
+    if (known.count(key)) continue;
+    torch::Tensor tensor;
+    torch::serialize::InputArchive sub;
+    if (archive.try_read(key, tensor) || archive.try_read(key, sub)) {
+      out.push_back(prefix + key + " is in the checkpoint but not in this model");
+    }
+  }
+}
+
+void check_shapes(const std::string& path, const torch::nn::Module& model, torch::serialize::InputArchive& archive) {
+  std::vector<std::string> differences;
+  shape_differences(model, archive, "", differences);
+  if (differences.empty()) return;
+  throw CheckpointError(fmt::format(
+      "{}: saved for a different model shape: {}{}; the model.* keys (or the data's vocabulary or labels) differ "
+      "from the run's",
+      path, differences.front(),
+      differences.size() > 1 ? fmt::format(" (and {} more difference(s))", differences.size() - 1) : ""));
+}
 }  // namespace
 
 void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
@@ -70,6 +123,7 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
     }
     torch::serialize::InputArchive model_archive;
     archive.read("model", model_archive);
+    check_shapes(path, model, model_archive);
     model.load(model_archive);
     if (optimizer) {
       torch::serialize::InputArchive optimizer_archive;

@@ -44,11 +44,21 @@ Comparison compare(const Config& config, const std::vector<std::string>& encoder
   const auto variants = variants_of(config, encoders, dir, resume);
   Comparison result;
   result.task = config.data.task;
-  dir.create();
-  save_config(config, dir.file("config.yaml").string());  // what --resume continues from
+  // The comparison's directory is created and its config.yaml (what --resume continues from) written once the
+  // first run has checked everything (its data included), so that a refused comparison writes nothing.
+  bool created = false;
+  TrainControl started = control;
+  started.on_start = [&] {
+    if (!created) {
+      dir.create();
+      save_config(config, dir.file("config.yaml").string());
+      created = true;
+    }
+    if (control.on_start) control.on_start();
+  };
   for (size_t i = 0; i < encoders.size(); ++i) {
     const RunDir sub(dir.path() / encoders[i]);
-    auto outcome = train(variants[i], sub.str(), resume && sub.holds_run(), control);
+    auto outcome = train(variants[i], sub.str(), resume && sub.holds_run(), started);
     result.runs.push_back({encoders[i], outcome});
     if (!outcome.finished()) return result;
   }

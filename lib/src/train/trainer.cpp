@@ -146,6 +146,14 @@ struct Trainer::Impl {
 Trainer::Trainer(const Config& config, const std::string& run_dir, bool resume, TrainControl control, Rank rank)
     : impl_(std::make_unique<Impl>(config, run_dir, resume, std::move(control), rank)) {
   auto& m = *impl_;
+  // Everything is checked (configuration, data, run directory, and a resumed checkpoint against this model)
+  // before the run directory changes at all: a refused command leaves it byte for byte as it was.
+  torch::manual_seed(m.t.seed);
+  m.model = build_model(config, m.task);
+  m.model->to(m.device);
+  m.optimizer = make_optimizer(m.t, m.model->parameters());
+  if (resume) m.state = load_checkpoint(m.dir.last_checkpoint().string(), *m.model, m.optimizer.get());
+  if (m.control.on_start) m.control.on_start();
   m.dir.create();
   m.log = make_logger(m.dir, m.control.quiet, m.rank);
   for (const auto& warning : m.task.warnings()) m.log->warn(warning);
@@ -154,11 +162,6 @@ Trainer::Trainer(const Config& config, const std::string& run_dir, bool resume, 
     m.task.vocab.save(m.dir.file("vocab.txt").string());
     save_lines(m.dir.file("labels.txt").string(), m.task.label_names);
   }
-  torch::manual_seed(m.t.seed);
-  m.model = build_model(config, m.task);
-  m.model->to(m.device);
-  m.optimizer = make_optimizer(m.t, m.model->parameters());
-  if (resume) m.state = load_checkpoint(m.dir.last_checkpoint().string(), *m.model, m.optimizer.get());
   // Lines past the checkpoint (or, for a fresh start, from an attempt killed before its first checkpoint).
   m.dir.truncate_metrics(m.state.step);
   if (resume) {
