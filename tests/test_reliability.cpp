@@ -231,7 +231,8 @@ TEST_CASE("reliability: a write refused by a file-size limit stops the run with 
   fs::remove(out);
 }
 
-TEST_CASE("reliability: a full disk stops the run with one line, and resume works after", "[reliability][disk]") {
+TEST_CASE("reliability: a full disk or a read-only directory stops the run with one line, and resume works after",
+          "[reliability][disk]") {
   const auto mount = fresh_dir("tmpfs"), ref = fresh_dir("tmpfs_ref");
   const auto log = fs::path(ref.string() + ".log");
   ScratchTmpfs fs_(mount, "160k");
@@ -251,6 +252,15 @@ TEST_CASE("reliability: a full disk stops the run with one line, and resume work
   CHECK_FALSE(any_temporary(dir));
   const bool started = fs::exists(dir / "checkpoint_last.pt");
   const auto last = started ? slurp(dir / "checkpoint_last.pt") : std::string();
+  // Read-only: refused with one line, and nothing changes.
+  REQUIRE(fs_.remount("ro"));
+  const auto contents = dir_contents(dir);
+  auto read_only = run_seqenc(command_line(started ? resumed(tiny_run(dir, 24)) : tiny_run(dir, 24)));
+  CHECK(read_only.status == 2);
+  errors = error_lines(read_only.err);
+  REQUIRE(errors.size() == 1);
+  CHECK_THAT(errors[0], Catch::Contains(dir.string()) && Catch::Contains("Read-only file system"));
+  CHECK(dir_contents(dir) == contents);
   // Space back: the run continues from its last checkpoint and ends as an uninterrupted one.
   REQUIRE(fs_.remount("rw,size=8m"));
   if (started) CHECK(slurp(dir / "checkpoint_last.pt") == last);
@@ -330,5 +340,33 @@ TEST_CASE("reliability: a refused command leaves the run directory byte for byte
   fs::remove_all(dir);
   fs::remove_all(tags);
   fs::remove(bad_data);
+  fs::remove(log);
+}
+
+TEST_CASE("reliability: one writer per run directory, and a killed writer's lock never blocks a resume",
+          "[reliability][lock]") {
+  const auto dir = fresh_dir("lock");
+  const auto log = fs::path(dir.string() + ".log");
+  const pid_t pid = spawn_seqenc(tiny_run(dir, 100000), log);
+  for (int i = 0; i < 3000 && !fs::exists(dir / "checkpoint_last.pt"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(fs::exists(dir / "checkpoint_last.pt"));
+  const auto in_use = "is in use by another seqenc process (pid " + std::to_string(pid) + ")";
+  auto second = run_seqenc(command_line(resumed(tiny_run(dir, 100000, dir / "config.yaml"))));
+  CHECK(second.status == 2);
+  CHECK(error_lines(second.err).size() == 1);
+  CHECK_THAT(second.err, Catch::Contains(dir.string() + " " + in_use));
+  auto compare = run_seqenc("compare --config configs/lag.yaml --encoders cnn --run-dir " + dir.string() +
+                            " --set train.steps=3 --set data.train_size=64");
+  CHECK(compare.status == 2);
+  CHECK(error_lines(compare.err).size() == 1);
+  CHECK_THAT(compare.err, Catch::Contains(in_use));
+  kill(pid, SIGKILL);
+  CHECK(wait_status(pid) == 128 + SIGKILL);
+  // The kernel released the lock with the process: the resume goes ahead (and stops at once: train.steps=1).
+  auto after = run_seqenc(command_line(resumed(tiny_run(dir, 1, dir / "config.yaml"))));
+  CHECK(after.status == 0);
+  fs::remove_all(dir);
   fs::remove(log);
 }

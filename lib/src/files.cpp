@@ -1,6 +1,7 @@
 #include "seqenc/files.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -100,6 +101,46 @@ void sync_file(const fs::path& path) {
   const int rc = ::fsync(fd), error = errno;
   ::close(fd);
   if (rc != 0) cannot_write(path, cause(error));
+}
+
+FileLock::FileLock(FileLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+
+FileLock& FileLock::operator=(FileLock&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.fd_;
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
+FileLock::~FileLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing the last descriptor releases the flock
+}
+
+bool FileLock::try_lock(const fs::path& path, FileLock& lock, long& holder_pid) {
+  holder_pid = 0;
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) cannot_write(path, cause(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    if (error == EWOULDBLOCK) {
+      char buf[32] = {};
+      if (::pread(fd, buf, sizeof buf - 1, 0) > 0) holder_pid = std::strtol(buf, nullptr, 10);
+    }
+    ::close(fd);
+    if (error == EWOULDBLOCK) return false;
+    throw WriteError("cannot lock " + path.string() + ": " + cause(error));
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+    const int error = errno;
+    ::close(fd);
+    cannot_write(path, cause(error));
+  }
+  lock = FileLock();
+  lock.fd_ = fd;
+  return true;
 }
 
 }  // namespace seqenc

@@ -39,4 +39,25 @@ void append_to_file(const std::filesystem::path& path, const std::string& text);
 // fsync of a file that exists; WriteError on failure.
 void sync_file(const std::filesystem::path& path);
 
+// An advisory lock (flock) on a file, held while this object lives. The kernel releases it when the process
+// ends, however it ends, so a killed process never leaves a stale lock.
+class FileLock {
+ public:
+  FileLock() = default;
+  FileLock(FileLock&& other) noexcept;
+  FileLock& operator=(FileLock&& other) noexcept;
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+  ~FileLock();
+
+  // Creates `path` if needed and takes the lock without waiting; on success the file holds this process's id.
+  // Returns false (holder_pid set to the holder's id, or 0 if unknown) when another process holds it;
+  // WriteError if the file cannot be created or locked.
+  static bool try_lock(const std::filesystem::path& path, FileLock& lock, long& holder_pid);
+  bool held() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
 }  // namespace seqenc

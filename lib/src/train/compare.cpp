@@ -44,15 +44,14 @@ Comparison compare(const Config& config, const std::vector<std::string>& encoder
   const auto variants = variants_of(config, encoders, dir, resume);
   Comparison result;
   result.task = config.data.task;
-  // The comparison's directory is created and its config.yaml (what --resume continues from) written once the
+  // The comparison's directory is locked and its config.yaml (what --resume continues from) written once the
   // first run has checked everything (its data included), so that a refused comparison writes nothing.
-  bool created = false;
+  FileLock lock;
   TrainControl started = control;
   started.on_start = [&] {
-    if (!created) {
-      dir.create();
+    if (!lock.held()) {
+      lock = dir.lock(false, "");
       save_config(config, dir.file("config.yaml").string());
-      created = true;
     }
     if (control.on_start) control.on_start();
   };

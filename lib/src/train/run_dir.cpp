@@ -62,4 +62,18 @@ void RunDir::truncate_metrics(int64_t step) const {
   if (dropped) write_file_atomic(path, kept);  // a kill during the rewrite leaves the old file
 }
 
+FileLock RunDir::lock(bool resume, const std::string& resume_hint) const {
+  if (!writer_) return {};
+  create();
+  FileLock lock;
+  long holder = 0;
+  if (!FileLock::try_lock(file("seqenc.lock"), lock, holder)) {
+    throw ConfigError(str() + " is in use by another seqenc process" +
+                      (holder > 0 ? " (pid " + std::to_string(holder) + ")" : std::string()) +
+                      "; wait for it to finish or stop it");
+  }
+  check_can_start(resume, resume_hint);  // again: the other process may have started a run meanwhile
+  return lock;
+}
+
 }  // namespace seqenc

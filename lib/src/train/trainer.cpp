@@ -141,6 +141,7 @@ struct Trainer::Impl {
   double session_start = 0, eval_time = 0, lr = 0, train_loss = 0, last_loss = 0;
   int64_t tokens_at_start = 0, step_at_start = 0;
   std::string stop_cause;
+  FileLock lock;  // held while the Trainer lives: one writer per run directory
 };
 
 Trainer::Trainer(const Config& config, const std::string& run_dir, bool resume, TrainControl control, Rank rank)
@@ -154,7 +155,7 @@ Trainer::Trainer(const Config& config, const std::string& run_dir, bool resume, 
   m.optimizer = make_optimizer(m.t, m.model->parameters());
   if (resume) m.state = load_checkpoint(m.dir.last_checkpoint().string(), *m.model, m.optimizer.get());
   if (m.control.on_start) m.control.on_start();
-  m.dir.create();
+  m.lock = m.dir.lock(resume, "continue it");
   m.log = make_logger(m.dir, m.control.quiet, m.rank);
   for (const auto& warning : m.task.warnings()) m.log->warn(warning);
   if (m.dir.writer()) {

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <string>
 
+#include "seqenc/files.h"
+
 namespace seqenc {
 
 class RunDir {
@@ -27,6 +29,10 @@ class RunDir {
   void check_can_start(bool resume, const std::string& resume_hint) const;
 
   void create() const;
+  // Creates the directory and takes its lock (seqenc.lock, an flock released when the process ends however it
+  // ends), then checks again that the run can start. ConfigError naming the holder's pid if another live
+  // process has it. Non-writers take no lock.
+  FileLock lock(bool resume, const std::string& resume_hint) const;
   // metrics.jsonl: one JSON object per line, appended with one write (WriteError naming the file on failure).
   void append_metrics(const std::string& json_line) const;
   // fsync of metrics.jsonl: called before a checkpoint, so the lines it covers are on disk first.

@@ -65,8 +65,8 @@ class Trainer {
  public:
   // Checks config, the run directory and the data, builds the model and
   // optimizer and (resume) restores checkpoint_last.pt, all before writing
-  // anything; then creates the run directory and writes config.yaml,
-  // vocab.txt and labels.txt.
+  // anything; then locks the run directory (ConfigError if another process
+  // has it) and writes config.yaml, vocab.txt and labels.txt.
   Trainer(const Config& config, const std::string& run_dir, bool resume, TrainControl control = {}, Rank rank = {});
   ~Trainer();
   Trainer(const Trainer&) = delete;
