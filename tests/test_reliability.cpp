@@ -5,10 +5,12 @@
 #include <chrono>
 #include <random>
 #include <thread>
+#include <torch/script.h>
 
 #include "helpers.h"
 #include "reliability.h"
 #include "seqenc/train/run.h"
+#include "seqenc/version.h"
 
 using namespace seqenc;
 using namespace seqenc::test;
@@ -369,4 +371,70 @@ TEST_CASE("reliability: one writer per run directory, and a killed writer's lock
   CHECK(after.status == 0);
   fs::remove_all(dir);
   fs::remove(log);
+}
+
+TEST_CASE(
+    "reliability: checkpoints and exports carry their format and seqenc version, and newer or reshaped ones "
+    "get one line",
+    "[reliability][checkpoint]") {
+  const auto dir = fresh_dir("versions");
+  fs::copy(fs::path(SEQENC_SOURCE_DIR) / "tests" / "fixtures" / "run-0.1.0", dir);
+  // 0.1.0's run still evaluates and resumes (test_extension checks its numbers); what it writes now is versioned.
+  REQUIRE(run_seqenc("eval --run " + dir.string()).status == 0);
+  REQUIRE(run_seqenc("train --config " + (dir / "config.yaml").string() + " --run-dir " + dir.string() +
+                     " --resume --set train.steps=8")
+              .status == 0);
+  torch::serialize::InputArchive archive;
+  archive.load_from((dir / "checkpoint_last.pt").string());
+  c10::IValue format, version;
+  REQUIRE(archive.try_read("format", format));
+  CHECK(format.toStringRef() == "seqenc-checkpoint-1");
+  REQUIRE(archive.try_read("seqenc_version", version));
+  CHECK(version.toStringRef() == std::string(seqenc::kVersion));
+  const auto model = dir / "model.pt";
+  REQUIRE(run_seqenc("export --run " + dir.string() + " --out " + model.string()).status == 0);
+  torch::jit::ExtraFilesMap extra = {{"seqenc.json", ""}};
+  auto module = torch::jit::load(model.string(), torch::kCPU, extra);
+  auto info = nlohmann::json::parse(extra["seqenc.json"]);
+  CHECK(info["format"] == "seqenc-export-1");
+  CHECK(info["seqenc_version"] == std::string(seqenc::kVersion));
+
+  // A model shape edited in config.yaml: one line naming what differs, no LibTorch trace.
+  const auto yaml = slurp(dir / "config.yaml");
+  for (const auto& [edit, difference] : std::vector<std::pair<std::string, std::string>>{
+           {"num_layers: 2", "encoder.block1 is in this model but not in the checkpoint"},
+           {"num_hiddens: 16", "encoder.embedding.weight is [11, 8] in the checkpoint, [11, 16] in this model"}}) {
+    INFO(edit);
+    auto edited = yaml;
+    const auto key = edit.substr(0, edit.find(':') + 1);
+    const auto at = edited.find("  " + key);
+    REQUIRE(at != std::string::npos);
+    edited.replace(at, edited.find('\n', at) - at, "  " + edit);
+    std::ofstream(dir / "config.yaml") << edited;
+    auto r = run_seqenc("eval --run " + dir.string());
+    CHECK(r.status == 2);
+    CHECK(count_lines(r.err) == 1);
+    CHECK_THAT(r.err, Catch::Contains("checkpoint_best.pt: saved for a different model shape: ") &&
+                          Catch::Contains(difference));
+  }
+  std::ofstream(dir / "config.yaml") << yaml;
+
+  // A newer format: one line with both versions.
+  torch::serialize::OutputArchive newer;
+  newer.write("format", c10::IValue(std::string("seqenc-checkpoint-99")));
+  newer.write("seqenc_version", c10::IValue(std::string("9.9.9")));
+  newer.save_to((dir / "checkpoint_best.pt").string());
+  auto r = run_seqenc("eval --run " + dir.string());
+  CHECK(r.status == 2);
+  CHECK(count_lines(r.err) == 1);
+  CHECK_THAT(r.err, Catch::Contains("checkpoint format 99 (written by seqenc 9.9.9) is newer than this seqenc"));
+  info["format"] = "seqenc-export-7";
+  info["seqenc_version"] = "9.9.9";
+  extra["seqenc.json"] = info.dump();
+  module.save(model.string(), extra);
+  auto p = run_seqenc("predict --model " + model.string() + " --input data/tags.tsv");
+  CHECK(p.status == 2);
+  CHECK(count_lines(p.err) == 1);
+  CHECK_THAT(p.err, Catch::Contains("export format 7 (written by seqenc 9.9.9) is newer than this seqenc"));
+  fs::remove_all(dir);
 }

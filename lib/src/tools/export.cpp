@@ -10,6 +10,7 @@
 #include "seqenc/files.h"
 #include "seqenc/nn/torchscript.h"
 #include "seqenc/train/run.h"
+#include "seqenc/version.h"
 
 namespace seqenc {
 
@@ -39,8 +40,13 @@ torch::jit::Module script_model(SequenceModelImpl& model, const ExportMetadata& 
 }
 
 void save_scripted(torch::jit::Module& module, const ExportMetadata& meta, const std::string& path) {
-  nlohmann::json info = {{"format", "seqenc-export-1"}, {"task", meta.task},       {"head", meta.head},
-                         {"tokenizer", meta.tokenizer}, {"max_len", meta.max_len}, {"vocab", meta.vocab},
+  nlohmann::json info = {{"format", kExportFormatPrefix + std::to_string(kExportFormatVersion)},
+                         {"seqenc_version", kVersion},
+                         {"task", meta.task},
+                         {"head", meta.head},
+                         {"tokenizer", meta.tokenizer},
+                         {"max_len", meta.max_len},
+                         {"vocab", meta.vocab},
                          {"labels", meta.labels}};
   std::string vocab, labels;
   for (const auto& v : meta.vocab) vocab += v + "\n";

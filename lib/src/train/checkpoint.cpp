@@ -9,14 +9,40 @@
 #include <torch/torch.h>
 
 #include "seqenc/files.h"
+#include "seqenc/version.h"
 
 namespace seqenc {
 
 namespace {
-constexpr const char* kFormat = "seqenc-checkpoint-1";
+// "seqenc-checkpoint-<version>": the version grows only when older readers could not read the file; additions
+// (such as seqenc_version) keep it.
+constexpr const char* kFormatPrefix = "seqenc-checkpoint-";
+constexpr int kFormatVersion = 1;
 
 torch::Tensor scalar(double v) { return torch::tensor(v, torch::kFloat64); }
 torch::Tensor scalar(int64_t v) { return torch::tensor(v, torch::kLong); }
+
+// A foreign file, or a format newer than this seqenc reads: one line saying so.
+void check_format(const std::string& path, torch::serialize::InputArchive& archive) {
+  c10::IValue format, version;
+  const std::string prefix = kFormatPrefix;
+  if (!archive.try_read("format", format) || !format.isString() || format.toStringRef().rfind(prefix, 0) != 0) {
+    throw CheckpointError(path + ": not a seqenc checkpoint");
+  }
+  const std::string written_by = archive.try_read("seqenc_version", version) && version.isString()
+                                     ? "seqenc " + version.toStringRef()
+                                     : "seqenc 0.2.0 or older";
+  const std::string number = format.toStringRef().substr(prefix.size());
+  if (number.empty() || number.find_first_not_of("0123456789") != std::string::npos) {
+    throw CheckpointError(path + ": unknown checkpoint format '" + format.toStringRef() + "'");
+  }
+  if (std::stol(number) > kFormatVersion) {
+    throw CheckpointError(
+        fmt::format("{}: checkpoint format {} (written by {}) is newer than this seqenc {} reads "
+                    "(format {}); use a newer seqenc",
+                    path, number, written_by, kVersion, kFormatVersion));
+  }
+}
 
 std::string shape_of(const torch::Tensor& t) { return fmt::format("[{}]", fmt::join(t.sizes(), ", ")); }
 
@@ -72,7 +98,8 @@ void check_shapes(const std::string& path, const torch::nn::Module& model, torch
 void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
                      const TrainingState& s) {
   torch::serialize::OutputArchive archive;
-  archive.write("format", c10::IValue(std::string(kFormat)));
+  archive.write("format", c10::IValue(kFormatPrefix + std::to_string(kFormatVersion)));
+  archive.write("seqenc_version", c10::IValue(std::string(kVersion)));
   torch::serialize::OutputArchive model_archive;
   model.save(model_archive);
   archive.write("model", model_archive);
@@ -117,10 +144,7 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
   try {
     torch::serialize::InputArchive archive;
     archive.load_from(path);
-    c10::IValue format;
-    if (!archive.try_read("format", format) || !format.isString() || format.toStringRef() != kFormat) {
-      throw CheckpointError(path + ": not a seqenc checkpoint");
-    }
+    check_format(path, archive);
     torch::serialize::InputArchive model_archive;
     archive.read("model", model_archive);
     check_shapes(path, model, model_archive);
