@@ -438,3 +438,28 @@ TEST_CASE(
   CHECK_THAT(p.err, Catch::Contains("export format 7 (written by seqenc 9.9.9) is newer than this seqenc"));
   fs::remove_all(dir);
 }
+
+TEST_CASE("cli: an unknown command is named with the list, and every command's errors are one line", "[cli]") {
+  auto unknown = run_seqenc("fly --to moon");
+  CHECK(unknown.status == 2);
+  CHECK(unknown.err ==
+        "seqenc: error: unknown command 'fly' (commands: train, eval, compare, export, predict, bench, analyze, "
+        "keys; see seqenc --help)\n");
+  for (const std::string command : {"train", "eval", "compare", "export", "predict", "bench", "analyze", "keys"}) {
+    INFO(command);
+    auto r = run_seqenc(command + " --no-such-option");
+    CHECK(r.status == 2);
+    CHECK(count_lines(r.err) == 1);
+    CHECK_THAT(r.err, Catch::StartsWith("seqenc: error: ") && Catch::EndsWith("(see seqenc " + command + " --help)\n"));
+  }
+  for (const std::string command : {"train", "eval", "compare", "export", "predict", "analyze"}) {
+    INFO(command << " without its required options");
+    auto r = run_seqenc(command);
+    CHECK(r.status == 2);
+    CHECK(count_lines(r.err) == 1);
+    CHECK_THAT(r.err, Catch::StartsWith("seqenc: error: ") && Catch::Contains("is required"));
+  }
+  auto none = run_seqenc("");
+  CHECK(none.status == 2);
+  CHECK(count_lines(none.err) == 1);
+}
