@@ -1,11 +1,14 @@
 // seqenc: command-line parsing and dispatch; each command is in commands.cpp, the work in lib/.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <fmt/core.h>
+#include <fmt/format.h>
 #include <torch/version.h>
 
 #include <c10/util/Exception.h>
 
 #include "commands.h"
+#include "process.h"
 #include "seqenc/error.h"
 #include "seqenc/nn/precision.h"
 #include "seqenc/version.h"
@@ -114,12 +117,20 @@ int main(int argc, char** argv) {
   bool keys_markdown = false;
   app.add_subcommand("keys", "List every configuration key with its type and default")
       ->add_flag("--markdown", keys_markdown, "As README's table");
+  seqenc::app::ignore_file_size_signal();
+  std::vector<std::string> commands;
+  for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) commands.push_back(sub->get_name());
+  if (argc > 1 && argv[1][0] != '-' && std::find(commands.begin(), commands.end(), argv[1]) == commands.end()) {
+    return fail(
+        2, fmt::format("unknown command '{}' (commands: {}; see seqenc --help)", argv[1], fmt::join(commands, ", ")));
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    fmt::print(stderr, "seqenc: error: {} (see seqenc --help)\n", e.what());
-    return 2;
+    const auto parsed = app.get_subcommands();
+    return fail(
+        2, fmt::format("{} (see seqenc {}--help)", e.what(), parsed.empty() ? "" : parsed.front()->get_name() + " "));
   }
   const std::string command = app.get_subcommands().front()->get_name();
   return guarded([&] {

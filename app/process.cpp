@@ -19,6 +19,8 @@ void on_stop_signal(int signal) {
 }
 }  // namespace
 
+void ignore_file_size_signal() { std::signal(SIGXFSZ, SIG_IGN); }
+
 void install_stop_handlers() {
   g_stop_signal = 0;
   std::signal(SIGINT, on_stop_signal);

@@ -8,6 +8,9 @@
 
 namespace seqenc::app {
 
+// Set once at start: a write past RLIMIT_FSIZE fails with EFBIG (reported as one line naming the file) instead of
+// killing the process with SIGXFSZ.
+void ignore_file_size_signal();
 // Ctrl-C / SIGTERM request a stop (the run checkpoints and returns); a second one ends the process at once.
 void install_stop_handlers();
 // "" while no stop was requested, else its cause: "Ctrl-C" or "SIGTERM".

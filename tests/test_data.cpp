@@ -330,3 +330,50 @@ TEST_CASE("batches: over an epoch no example is lost or repeated, the last parti
   CHECK(in_order.epoch(0).front() == std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7});
   CHECK(in_order.epoch(0).back().size() == 2);
 }
+
+TEST_CASE("input limits: CRLF, a byte-order mark, NUL bytes, huge lines, empty splits, a capped vocabulary",
+          "[data][files]") {
+  DataOptions o;
+  o.task = "tsv_classify";
+  // CRLF line ends and a UTF-8 byte-order mark are handled: neither reaches a token or a label.
+  TempFile windows("\xEF\xBB\xBFgood film\tpos\r\nbad film\tneg\r\n");
+  o.train = o.valid = o.test = windows.str();
+  auto task = load_task(o);
+  CHECK(task.label_names == std::vector<std::string>{"neg", "pos"});
+  CHECK(task.vocab.contains("good"));
+  CHECK(task.vocab.size() == kNumSpecialTokens + 3);
+  auto expect = [&](const std::string& content, const std::string& message) {
+    TempFile f(content);
+    o.train = o.valid = o.test = f.str();
+    CHECK_THROWS_WITH(load_task(o), Catch::Contains(f.str() + message));
+  };
+  expect(std::string("ok\tpos\nb\0d\tneg\n", 14), ":2: NUL byte (is this a text file?)");
+  o.max_line_bytes = 64;
+  expect("ok\tpos\n" + std::string(1000, 'a') + "\tneg\n", ":2: line longer than data.max_line_bytes (64 bytes)");
+  // The default bound (16 MiB) refuses a 20 MiB line without holding it whole.
+  o.max_line_bytes = DataOptions{}.max_line_bytes;
+  expect("ok\tpos\n" + std::string(20 << 20, 'a'), ":2: line longer than data.max_line_bytes (16777216 bytes)");
+  // An empty split, given or drawn by ratio.
+  TempFile train("a\tpos\nb\tneg\n"), empty("");
+  o.train = train.str();
+  o.valid = empty.str();
+  o.test = train.str();
+  CHECK_THROWS_WITH(load_task(o), Catch::Contains(empty.str() + ": file is empty"));
+  o.valid = o.test = "";
+  o.valid_ratio = 0.01;
+  o.test_ratio = 0.01;
+  CHECK_THROWS_WITH(load_task(o), Catch::Contains("the validation or test split is empty"));
+  // 100,000 distinct tokens (each seen once) and 50 frequent ones: data.max_vocab and data.min_freq cap the
+  // vocabulary; the rare tokens read as <unk>.
+  std::string lines;
+  for (int i = 0; i < 100000; ++i) lines += "rare" + std::to_string(i) + " w" + std::to_string(i % 50) + "\tpos\n";
+  TempFile many(lines);
+  o.train = o.valid = o.test = many.str();
+  o.valid_ratio = o.test_ratio = 0.1;
+  o.max_vocab = 40;
+  o.min_freq = 2;
+  task = load_task(o);
+  CHECK(task.vocab.size() == 40);
+  CHECK_FALSE(task.vocab.contains("rare7"));
+  CHECK(task.train.tokens[0] == kUnkId);
+}

@@ -30,6 +30,11 @@ class CheckpointError : public ConfigError {  // train: a missing, damaged or fo
   using ConfigError::ConfigError;
 };
 
+class WriteError : public Error {  // any layer: a file that cannot be written (no space, size limit, read-only)
+ public:
+  using Error::Error;
+};
+
 class ExportError : public Error {  // tools: an export that cannot be written or read
  public:
   using Error::Error;

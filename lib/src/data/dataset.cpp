@@ -79,6 +79,7 @@ void file_problems(const DataOptions& d, std::vector<std::string>& p) {
        "data.valid_ratio, data.test_ratio: must be >= 0 and sum to less than 1");
   need(d.min_freq >= 1, "data.min_freq: must be >= 1");
   need(d.max_vocab > kNumSpecialTokens, "data.max_vocab: must be > " + std::to_string(kNumSpecialTokens));
+  need(d.max_line_bytes >= 1, "data.max_line_bytes: must be >= 1");
 }
 }  // namespace
 

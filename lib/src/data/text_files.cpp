@@ -75,17 +75,31 @@ std::string trim(const std::string& s) {
   return s.substr(b, e - b);
 }
 
-// Streams a UTF-8 file line by line, naming file and line in every error.
+// Streams a UTF-8 file line by line, naming file and line in every error. Defined behaviour for what text files
+// carry: CRLF line ends and a UTF-8 byte-order mark are accepted (stripped); a NUL byte, invalid UTF-8 or a line
+// longer than max_line_bytes is an error (the line is never held whole past that bound, so memory stays bounded).
 class LineReader {
  public:
-  explicit LineReader(const std::string& path) : path_(path), in_(path, std::ios::binary) {
+  LineReader(const std::string& path, int64_t max_line_bytes)
+      : path_(path), in_(path, std::ios::binary), max_bytes_(static_cast<size_t>(max_line_bytes)) {
     if (path.empty()) throw DataError("no data file given");
     if (!in_) throw DataError(path + ": cannot open file");
   }
   bool next(std::string& line) {
-    if (!std::getline(in_, line)) return false;
+    line.clear();
+    auto* buffer = in_.rdbuf();
+    int c = buffer->sbumpc();
+    if (c == std::char_traits<char>::eof()) return false;
     ++number_;
+    for (; c != std::char_traits<char>::eof() && c != '\n'; c = buffer->sbumpc()) {
+      if (line.size() >= max_bytes_) {
+        fail("line longer than data.max_line_bytes (" + std::to_string(max_bytes_) + " bytes)");
+      }
+      line.push_back(static_cast<char>(c));
+    }
     if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (number_ == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // a byte-order mark
+    if (line.find('\0') != std::string::npos) fail("NUL byte (is this a text file?)");
     if (!is_valid_utf8(line)) fail("invalid UTF-8");
     return true;
   }
@@ -97,6 +111,7 @@ class LineReader {
  private:
   std::string path_;
   std::ifstream in_;
+  size_t max_bytes_;
   int64_t number_ = 0;
 };
 
@@ -163,7 +178,7 @@ class SplitReader {
   Dataset read(const std::string& path, int split, bool require_labels) {
     Dataset d;
     d.per_token_labels = o_.task != "tsv_classify";
-    LineReader reader(path);
+    LineReader reader(path, o_.max_line_bytes);
     std::string line;
     Record r;
     int64_t truncated = 0, examples = 0;
@@ -253,7 +268,7 @@ TaskData load_file_task(const DataOptions& o) {
   std::vector<std::pair<std::string, int64_t>> counts;
   std::set<std::string> labels;
   {
-    LineReader reader(o.train);
+    LineReader reader(o.train, o.max_line_bytes);
     std::string line;
     Record r;
     int64_t examples = 0;

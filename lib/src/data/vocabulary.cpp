@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "seqenc/error.h"
+#include "seqenc/files.h"
 
 namespace seqenc {
 
@@ -65,10 +66,9 @@ void Vocabulary::save(const std::string& path) const { save_lines(path, tokens_)
 Vocabulary Vocabulary::load(const std::string& path) { return Vocabulary(load_lines(path)); }
 
 void save_lines(const std::string& path, const std::vector<std::string>& lines) {
-  std::ofstream out(path, std::ios::binary);
-  if (!out) throw std::runtime_error("cannot write " + path);
-  for (const auto& l : lines) out << l << '\n';
-  if (!out) throw std::runtime_error("cannot write " + path);
+  std::string text;
+  for (const auto& l : lines) text += l + '\n';
+  write_file_atomic(path, text);
 }
 
 std::vector<std::string> load_lines(const std::string& path) {

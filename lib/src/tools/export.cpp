@@ -1,13 +1,16 @@
 #include "seqenc/tools/export.h"
 
 #include <filesystem>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 #include <torch/script.h>
 #include <torch/torch.h>
 
+#include "seqenc/files.h"
 #include "seqenc/nn/torchscript.h"
 #include "seqenc/train/run.h"
+#include "seqenc/version.h"
 
 namespace seqenc {
 
@@ -37,17 +40,22 @@ torch::jit::Module script_model(SequenceModelImpl& model, const ExportMetadata& 
 }
 
 void save_scripted(torch::jit::Module& module, const ExportMetadata& meta, const std::string& path) {
-  nlohmann::json info = {{"format", "seqenc-export-1"}, {"task", meta.task},       {"head", meta.head},
-                         {"tokenizer", meta.tokenizer}, {"max_len", meta.max_len}, {"vocab", meta.vocab},
+  nlohmann::json info = {{"format", kExportFormatPrefix + std::to_string(kExportFormatVersion)},
+                         {"seqenc_version", kVersion},
+                         {"task", meta.task},
+                         {"head", meta.head},
+                         {"tokenizer", meta.tokenizer},
+                         {"max_len", meta.max_len},
+                         {"vocab", meta.vocab},
                          {"labels", meta.labels}};
   std::string vocab, labels;
   for (const auto& v : meta.vocab) vocab += v + "\n";
   for (const auto& l : meta.labels) labels += l + "\n";
   torch::jit::ExtraFilesMap extra = {
       {"seqenc.json", info.dump()}, {"config.yaml", meta.config_yaml}, {"vocab.txt", vocab}, {"labels.txt", labels}};
-  const std::string tmp = path + ".tmp";
-  module.save(tmp, extra);
-  std::filesystem::rename(tmp, path);
+  std::ostringstream bytes;
+  module.save(bytes, extra);
+  write_file_atomic(path, bytes.str());  // WriteError naming the file and the cause; an old file stays whole
 }
 
 void export_run(const std::string& run_dir, const std::string& out_path, CheckpointKind checkpoint) {
@@ -62,7 +70,10 @@ void export_run(const std::string& run_dir, const std::string& out_path, Checkpo
   meta.config_yaml = to_yaml(run.config);
   auto module = script_model(*run.model, meta);
   const auto parent = std::filesystem::path(out_path).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent);
+  std::error_code error;
+  if (!parent.empty() && !std::filesystem::create_directories(parent, error) && error) {
+    throw WriteError("cannot write " + out_path + ": " + error.message());
+  }
   save_scripted(module, meta, out_path);
 }
 

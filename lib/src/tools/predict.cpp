@@ -9,8 +9,27 @@
 
 #include "seqenc/data/text_files.h"
 #include "seqenc/error.h"
+#include "seqenc/tools/export.h"
+#include "seqenc/version.h"
 
 namespace seqenc {
+
+namespace {
+// A file that is not an export, or an export of a newer format than this seqenc reads: one line saying so.
+void check_export_format(const std::string& path, const nlohmann::json& info) {
+  const std::string format = info.value("format", ""), prefix = kExportFormatPrefix;
+  if (format.rfind(prefix, 0) != 0) throw ExportError(path + ": not a seqenc export");
+  const std::string number = format.substr(prefix.size());
+  if (number.empty() || number.find_first_not_of("0123456789") != std::string::npos) {
+    throw ExportError(path + ": unknown export format '" + format + "'");
+  }
+  if (std::stol(number) > kExportFormatVersion) {
+    throw ExportError(path + ": export format " + number + " (written by seqenc " +
+                      info.value("seqenc_version", std::string("?")) + ") is newer than this seqenc " + kVersion +
+                      " reads (format " + std::to_string(kExportFormatVersion) + "); use a newer seqenc");
+  }
+}
+}  // namespace
 
 std::vector<Prediction> predict_file(const std::string& model_path, const std::string& input_path,
                                      std::vector<std::string>* class_names, Precision precision) {
@@ -28,7 +47,7 @@ std::vector<Prediction> predict_file(const std::string& model_path, const std::s
   } catch (const nlohmann::json::exception&) {
     throw ExportError(model_path + ": not a seqenc export (no seqenc.json inside)");
   }
-  if (info.value("format", "") != "seqenc-export-1") throw ExportError(model_path + ": not a seqenc export");
+  check_export_format(model_path, info);
   const auto head = parse_choice<HeadKind>(info.value("head", ""));
   const auto tokenizer = parse_choice<Tokenizer>(info.value("tokenizer", ""));
   if (!head || !tokenizer) throw ExportError(model_path + ": unknown head or tokenizer in seqenc.json");

@@ -1,23 +1,105 @@
 #include "seqenc/train/checkpoint.h"
 
 #include <filesystem>
+#include <set>
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <torch/torch.h>
+
+#include "seqenc/files.h"
+#include "seqenc/version.h"
 
 namespace seqenc {
 
 namespace {
-constexpr const char* kFormat = "seqenc-checkpoint-1";
+// "seqenc-checkpoint-<version>": the version grows only when older readers could not read the file; additions
+// (such as seqenc_version) keep it.
+constexpr const char* kFormatPrefix = "seqenc-checkpoint-";
+constexpr int kFormatVersion = 1;
 
 torch::Tensor scalar(double v) { return torch::tensor(v, torch::kFloat64); }
 torch::Tensor scalar(int64_t v) { return torch::tensor(v, torch::kLong); }
+
+// A foreign file, or a format newer than this seqenc reads: one line saying so.
+void check_format(const std::string& path, torch::serialize::InputArchive& archive) {
+  c10::IValue format, version;
+  const std::string prefix = kFormatPrefix;
+  if (!archive.try_read("format", format) || !format.isString() || format.toStringRef().rfind(prefix, 0) != 0) {
+    throw CheckpointError(path + ": not a seqenc checkpoint");
+  }
+  const std::string written_by = archive.try_read("seqenc_version", version) && version.isString()
+                                     ? "seqenc " + version.toStringRef()
+                                     : "seqenc 0.2.0 or older";
+  const std::string number = format.toStringRef().substr(prefix.size());
+  if (number.empty() || number.find_first_not_of("0123456789") != std::string::npos) {
+    throw CheckpointError(path + ": unknown checkpoint format '" + format.toStringRef() + "'");
+  }
+  if (std::stol(number) > kFormatVersion) {
+    throw CheckpointError(
+        fmt::format("{}: checkpoint format {} (written by {}) is newer than this seqenc {} reads "
+                    "(format {}); use a newer seqenc",
+                    path, number, written_by, kVersion, kFormatVersion));
+  }
+}
+
+std::string shape_of(const torch::Tensor& t) { return fmt::format("[{}]", fmt::join(t.sizes(), ", ")); }
+
+// Every tensor of `module` against the archive, recursively: what is missing, extra or shaped differently.
+// LibTorch's own load would replace a parameter by a tensor of another shape without a word.
+void shape_differences(const torch::nn::Module& module, torch::serialize::InputArchive& archive,
+                       const std::string& prefix, std::vector<std::string>& out) {
+  std::set<std::string> known;
+  auto check = [&](const std::string& name, const torch::Tensor& expected, bool is_buffer) {
+    known.insert(name);
+    torch::Tensor saved;
+    if (!archive.try_read(name, saved, is_buffer)) {
+      out.push_back(prefix + name + " is in this model but not in the checkpoint");
+    } else if (saved.sizes() != expected.sizes()) {
+      out.push_back(prefix + name + " is " + shape_of(saved) + " in the checkpoint, " + shape_of(expected) +
+                    " in this model");
+    }
+  };
+  for (const auto& p : module.named_parameters(/*recurse=*/false)) check(p.key(), p.value(), false);
+  for (const auto& b : module.named_buffers(/*recurse=*/false)) check(b.key(), b.value(), true);
+  for (const auto& child : module.named_children()) {
+    if (!child.value()->is_serializable()) continue;
+    known.insert(child.key());
+    torch::serialize::InputArchive child_archive;
+    if (!archive.try_read(child.key(), child_archive)) {
+      out.push_back(prefix + child.key() + " is in this model but not in the checkpoint");
+      continue;
+    }
+    shape_differences(*child.value(), child_archive, prefix + child.key() + ".", out);
+  }
+  for (const auto& key : archive.keys()) {
+    if (known.count(key)) continue;
+    torch::Tensor tensor;
+    torch::serialize::InputArchive sub;
+    if (archive.try_read(key, tensor) || archive.try_read(key, sub)) {
+      out.push_back(prefix + key + " is in the checkpoint but not in this model");
+    }
+  }
+}
+
+void check_shapes(const std::string& path, const torch::nn::Module& model, torch::serialize::InputArchive& archive) {
+  std::vector<std::string> differences;
+  shape_differences(model, archive, "", differences);
+  if (differences.empty()) return;
+  throw CheckpointError(fmt::format(
+      "{}: saved for a different model shape: {}{}; the model.* keys (or the data's vocabulary or labels) differ "
+      "from the run's",
+      path, differences.front(),
+      differences.size() > 1 ? fmt::format(" (and {} more difference(s))", differences.size() - 1) : ""));
+}
 }  // namespace
 
 void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
                      const TrainingState& s) {
   torch::serialize::OutputArchive archive;
-  archive.write("format", c10::IValue(std::string(kFormat)));
+  archive.write("format", c10::IValue(kFormatPrefix + std::to_string(kFormatVersion)));
+  archive.write("seqenc_version", c10::IValue(std::string(kVersion)));
   torch::serialize::OutputArchive model_archive;
   model.save(model_archive);
   archive.write("model", model_archive);
@@ -39,14 +121,21 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::o
   // Dropout draws from the default CPU generator; restoring it makes resumed runs identical.
   archive.write("cpu_rng", at::detail::getDefaultCPUGenerator().get_state());
 
-  const std::string tmp = path + ".tmp";
+  // Through a temporary file, fsync, rename and fsync of the directory: a kill at any moment leaves the
+  // previous checkpoint or this one, and a full disk leaves the previous one (WriteError naming the cause).
+  AtomicFile out(path);
   try {
-    archive.save_to(tmp);
+    // Always "all written": LibTorch's writer throws from its destructor after a short write, which ends the
+    // process (std::terminate). A failure is kept by `out` and reported by commit().
+    archive.save_to([&](const void* data, size_t n) -> size_t {
+      out.write(data, n);
+      return n;
+    });
   } catch (const c10::Error& e) {
-    std::filesystem::remove(tmp);
-    throw std::runtime_error("cannot write checkpoint " + path);
+    const std::string why = e.what_without_backtrace();
+    out.fail(why.substr(0, why.find('\n')));  // kept only if no write failed first (that cause is the real one)
   }
-  std::filesystem::rename(tmp, path);  // atomic on POSIX file systems
+  out.commit();
 }
 
 TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer) {
@@ -55,12 +144,10 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
   try {
     torch::serialize::InputArchive archive;
     archive.load_from(path);
-    c10::IValue format;
-    if (!archive.try_read("format", format) || !format.isString() || format.toStringRef() != kFormat) {
-      throw CheckpointError(path + ": not a seqenc checkpoint");
-    }
+    check_format(path, archive);
     torch::serialize::InputArchive model_archive;
     archive.read("model", model_archive);
+    check_shapes(path, model, model_archive);
     model.load(model_archive);
     if (optimizer) {
       torch::serialize::InputArchive optimizer_archive;

@@ -46,12 +46,21 @@ Comparison compare(const Config& config, const std::vector<std::string>& encoder
   Comparison result;
   result.task = config.data.task;
   result.precision = config.train.precision;
-  dir.create();
-  // What --resume continues from: without the keys recipes set per encoder, so that each gets its own again.
-  save_config(config, dir.file("config.yaml").string(), recipe_keys_unset(config));
+  // The comparison's directory is locked and its config.yaml (what --resume continues from) written once the
+  // first run has checked everything (its data included), so that a refused comparison writes nothing. It leaves
+  // out the keys recipes set per encoder, so that --resume gives each its own again.
+  FileLock lock;
+  TrainControl started = control;
+  started.on_start = [&] {
+    if (!lock.held()) {
+      lock = dir.lock(false, "");
+      save_config(config, dir.file("config.yaml").string(), recipe_keys_unset(config));
+    }
+    if (control.on_start) control.on_start();
+  };
   for (size_t i = 0; i < encoders.size(); ++i) {
     const RunDir sub(dir.path() / encoders[i]);
-    auto outcome = train(variants[i], sub.str(), resume && sub.holds_run(), control);
+    auto outcome = train(variants[i], sub.str(), resume && sub.holds_run(), started);
     result.runs.push_back({encoders[i], recipe_summary(variants[i]), outcome});
     if (!outcome.finished()) return result;
   }

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include "seqenc/files.h"
 #include "seqenc/strings.h"
 
 namespace seqenc {
@@ -58,6 +59,7 @@ class Schema {
     add("data.tokenizer", d.tokenizer, "tokenizer for files");
     add("data.min_freq", d.min_freq, "minimum training count for a vocabulary entry");
     add("data.max_vocab", d.max_vocab, "maximum vocabulary size, specials included");
+    add("data.max_line_bytes", d.max_line_bytes, "longest line of a data file, in bytes; a longer one is an error");
     add("data.max_len", d.max_len, "longest sequence; longer ones are truncated");
     add("data.seed", d.seed, "seed for synthetic data and file splits");
     add("data.train_size", d.train_size, "synthetic training examples");
@@ -438,13 +440,12 @@ std::string to_yaml(const Config& config, const std::set<std::string>& omit) {
 }
 
 void save_config(const Config& config, const std::string& path, const std::set<std::string>& omit) {
-  std::ofstream out(path);
-  out << "# seqenc resolved configuration: defaults < config file < --set\n";
-  if (!omit.empty())
-    out << "# left to each encoder's recipe: " << join(std::vector<std::string>(omit.begin(), omit.end()), ", ")
-        << "\n";
-  out << to_yaml(config, omit);
-  if (!out) throw std::runtime_error("cannot write " + path);
+  std::string header = "# seqenc resolved configuration: defaults < config file < --set\n";
+  if (!omit.empty()) {
+    header += "# left to each encoder's recipe: " + join(std::vector<std::string>(omit.begin(), omit.end()), ", ") +
+              "\n";
+  }
+  write_file_atomic(path, header + to_yaml(config, omit));
 }
 
 std::vector<ConfigKey> config_keys() {

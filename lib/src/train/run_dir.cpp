@@ -1,11 +1,11 @@
 #include "seqenc/train/run_dir.h"
 
 #include <fstream>
-#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "seqenc/error.h"
+#include "seqenc/files.h"
 
 namespace seqenc {
 
@@ -32,29 +32,48 @@ void RunDir::create() const {
 }
 
 void RunDir::append_metrics(const std::string& json_line) const {
-  if (!writer_) return;
-  std::ofstream out(file("metrics.jsonl"), std::ios::app);
-  out << json_line << '\n';
-  out.flush();
-  if (!out) throw std::runtime_error("cannot write " + file("metrics.jsonl").string());
+  if (writer_) append_to_file(file("metrics.jsonl"), json_line + '\n');
+}
+
+void RunDir::sync_metrics() const {
+  if (writer_) sync_file(file("metrics.jsonl"));
 }
 
 void RunDir::truncate_metrics(int64_t step) const {
   const auto path = file("metrics.jsonl");
   if (!writer_ || !fs::exists(path)) return;
-  std::ifstream in(path);
-  std::vector<std::string> kept;
-  std::string line;
+  std::ifstream in(path, std::ios::binary);
+  std::string kept, line;
+  bool dropped = false;
   while (std::getline(in, line)) {
+    bool keep = false;
     try {
-      if (nlohmann::json::parse(line).value("step", int64_t{0}) <= step) kept.push_back(line);
+      keep = !in.eof() && nlohmann::json::parse(line).value("step", int64_t{0}) <= step;
     } catch (const nlohmann::json::exception&) {
-      // a line cut short by a kill: drop it
+      // a line cut short by a kill or a full disk: dropped
+    }
+    if (keep) {
+      kept += line + '\n';
+    } else {
+      dropped = true;
     }
   }
   in.close();
-  std::ofstream out(path, std::ios::trunc);
-  for (const auto& l : kept) out << l << '\n';
+  if (dropped) write_file_atomic(path, kept);  // a kill during the rewrite leaves the old file
+}
+
+FileLock RunDir::lock(bool resume, const std::string& resume_hint) const {
+  if (!writer_) return {};
+  create();
+  FileLock lock;
+  long holder = 0;
+  if (!FileLock::try_lock(file("seqenc.lock"), lock, holder)) {
+    throw ConfigError(str() + " is in use by another seqenc process" +
+                      (holder > 0 ? " (pid " + std::to_string(holder) + ")" : std::string()) +
+                      "; wait for it to finish or stop it");
+  }
+  check_can_start(resume, resume_hint);  // again: the other process may have started a run meanwhile
+  return lock;
 }
 
 }  // namespace seqenc

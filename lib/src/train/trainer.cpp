@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "json.h"
+#include "seqenc/files.h"
 #include "seqenc/train/run_dir.h"
 
 namespace seqenc {
@@ -146,12 +147,21 @@ struct Trainer::Impl {
   double session_start = 0, eval_time = 0, lr = 0, train_loss = 0, last_loss = 0;
   int64_t tokens_at_start = 0, step_at_start = 0;
   std::string stop_cause;
+  FileLock lock;  // held while the Trainer lives: one writer per run directory
 };
 
 Trainer::Trainer(const Config& config, const std::string& run_dir, bool resume, TrainControl control, Rank rank)
     : impl_(std::make_unique<Impl>(config, run_dir, resume, std::move(control), rank)) {
   auto& m = *impl_;
-  m.dir.create();
+  // Everything is checked (configuration, data, run directory, and a resumed checkpoint against this model)
+  // before the run directory changes at all: a refused command leaves it byte for byte as it was.
+  torch::manual_seed(m.t.seed);
+  m.model = build_model(config, m.task);
+  m.model->to(m.device);
+  m.optimizer = make_optimizer(m.t, m.model->parameters());
+  if (resume) m.state = load_checkpoint(m.dir.last_checkpoint().string(), *m.model, m.optimizer.get());
+  if (m.control.on_start) m.control.on_start();
+  m.lock = m.dir.lock(resume, "continue it");
   m.log = make_logger(m.dir, m.control.quiet, m.rank);
   if (m.t.precision == Precision::bf16) {
     const auto& bf16 = bf16_support();
@@ -167,13 +177,9 @@ Trainer::Trainer(const Config& config, const std::string& run_dir, bool resume, 
     m.task.vocab.save(m.dir.file("vocab.txt").string());
     save_lines(m.dir.file("labels.txt").string(), m.task.label_names);
   }
-  torch::manual_seed(m.t.seed);
-  m.model = build_model(config, m.task);
-  m.model->to(m.device);
-  m.optimizer = make_optimizer(m.t, m.model->parameters());
+  // Lines past the checkpoint (or, for a fresh start, from an attempt killed before its first checkpoint).
+  m.dir.truncate_metrics(m.state.step);
   if (resume) {
-    m.state = load_checkpoint(m.dir.last_checkpoint().string(), *m.model, m.optimizer.get());
-    m.dir.truncate_metrics(m.state.step);
     m.last_saved_step = m.state.step;
     m.log->info("resumed {} at step {} (epoch {}, batch {})", run_dir, m.state.step, m.state.epoch,
                 m.state.batch_in_epoch);
@@ -290,6 +296,7 @@ EvalResult Trainer::validate() {
 void Trainer::save_last() {
   auto& m = *impl_;
   if (!m.dir.writer()) return;
+  m.dir.sync_metrics();  // the lines this checkpoint covers reach the disk before it does
   save_checkpoint(m.dir.last_checkpoint().string(), *m.model, m.optimizer.get(), m.snapshot());
   m.last_saved_step = m.state.step;
 }
@@ -377,7 +384,7 @@ TrainOutcome Trainer::finish(StopReason reason) {
                  {"train_loss", out.train_loss},
                  {"valid", eval_json(out.valid, m.task.group_name)},
                  {"test", eval_json(out.test, m.task.group_name)}};
-  if (m.dir.writer()) std::ofstream(m.dir.file("result.json")) << result.dump(2) << '\n';
+  if (m.dir.writer()) write_file_atomic(m.dir.file("result.json"), result.dump(2) + "\n");
   m.log->info("done: {} steps in {}, {:.0f} tok/s, best valid accuracy {:.4f} (step {}), test accuracy {:.4f}", s.step,
               format_duration(out.wall_s), out.tokens_per_s, out.valid.accuracy, s.best_step, out.test.accuracy);
   return out;

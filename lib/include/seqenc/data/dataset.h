@@ -30,6 +30,7 @@ struct DataOptions {
   Tokenizer tokenizer = Tokenizer::whitespace;
   int64_t min_freq = 1;
   int64_t max_vocab = 50000;
+  int64_t max_line_bytes = int64_t{1} << 24;  // a longer line is an error: reading memory stays bounded
   // synthetic tasks
   int64_t train_size = 4000, valid_size = 500, test_size = 500;
   int64_t symbols = 16;                         // distinct content symbols

@@ -20,6 +20,11 @@ struct Module;
 namespace seqenc {
 
 // What a user needs to feed an exported model and read its output.
+// seqenc.json's "format" is "seqenc-export-<version>"; the version grows only when older readers could not
+// read the file. It also records the seqenc_version that wrote it.
+inline constexpr const char* kExportFormatPrefix = "seqenc-export-";
+inline constexpr int kExportFormatVersion = 1;
+
 struct ExportMetadata {
   std::string task, head, tokenizer = "whitespace";
   int64_t max_len = 0;

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <string>
 
+#include "seqenc/files.h"
+
 namespace seqenc {
 
 class RunDir {
@@ -27,9 +29,16 @@ class RunDir {
   void check_can_start(bool resume, const std::string& resume_hint) const;
 
   void create() const;
-  // metrics.jsonl: one JSON object per line.
+  // Creates the directory and takes its lock (seqenc.lock, an flock released when the process ends however it
+  // ends), then checks again that the run can start. ConfigError naming the holder's pid if another live
+  // process has it. Non-writers take no lock.
+  FileLock lock(bool resume, const std::string& resume_hint) const;
+  // metrics.jsonl: one JSON object per line, appended with one write (WriteError naming the file on failure).
   void append_metrics(const std::string& json_line) const;
-  // Drops lines past `step` (and a line cut short by a kill), so the file matches a resumed checkpoint.
+  // fsync of metrics.jsonl: called before a checkpoint, so the lines it covers are on disk first.
+  void sync_metrics() const;
+  // Drops lines past `step` (and a line cut short by a kill or a full disk), so the file matches a resumed
+  // checkpoint; rewritten atomically, and only when something is dropped.
   void truncate_metrics(int64_t step) const;
 
  private:

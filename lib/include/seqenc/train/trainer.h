@@ -30,6 +30,9 @@ struct TrainControl {
   std::function<std::string()> stop_requested;
   // Called as a run starts, so that the peak memory it reports is its own.
   std::function<void()> reset_peak_memory;
+  // Called once everything is checked, before the run directory is first written (compare writes its own
+  // config.yaml there); it may still refuse by throwing.
+  std::function<void()> on_start;
 };
 
 // This process's place in a run. Rank 0 alone writes the run directory
@@ -60,9 +63,10 @@ struct TrainOutcome {
 
 class Trainer {
  public:
-  // Checks config, the run directory and the data before writing anything;
-  // then writes config.yaml, vocab.txt and labels.txt, builds the model and
-  // optimizer, and (resume) restores checkpoint_last.pt.
+  // Checks config, the run directory and the data, builds the model and
+  // optimizer and (resume) restores checkpoint_last.pt, all before writing
+  // anything; then locks the run directory (ConfigError if another process
+  // has it) and writes config.yaml, vocab.txt and labels.txt.
   Trainer(const Config& config, const std::string& run_dir, bool resume, TrainControl control = {}, Rank rank = {});
   ~Trainer();
   Trainer(const Trainer&) = delete;
