@@ -40,6 +40,13 @@ int free_port() {
   return ntohs(addr.sin_port);
 }
 
+Config small_config() {
+  return load_config("", {"model.num_hiddens=16", "model.num_layers=1", "model.num_heads=2", "model.ffn_num_hiddens=16",
+                          "model.dropout=0", "data.train_size=64", "data.valid_size=16", "data.test_size=16",
+                          "data.symbols=4", "data.min_len=20", "data.seq_len=24", "data.max_distance=12",
+                          "train.steps=4", "train.batch_size=8", "train.threads=1"});
+}
+
 // Runs body(rank, group) on world_size threads, each with its own process group.
 template <typename F>
 void on_ranks(int world_size, F body) {
@@ -102,4 +109,31 @@ TEST_CASE("distributed: different configurations are refused on every rank, nami
     }
     group->check_same("same", "resolved configuration");
   });
+}
+
+TEST_CASE("distributed: after a step every rank holds the same gradients and parameters", "[distributed]") {
+  const auto config = small_config();
+  const auto dir = fresh_dir("dist_grads");
+  std::vector<std::vector<torch::Tensor>> grads(2), params(2);
+  std::vector<int64_t> batch_sizes(2);
+  on_ranks(2, [&](int rank, const std::shared_ptr<ProcessGroup>& group) {
+    TrainControl quiet;
+    quiet.quiet = true;
+    Trainer trainer(config, dir.string(), false, quiet, Rank::of(group));
+    const auto batch = trainer.next_batch();
+    batch_sizes[static_cast<size_t>(rank)] = batch.tokens.size(0);
+    trainer.train_step(batch);
+    for (const auto& p : trainer.model().parameters()) {
+      grads[static_cast<size_t>(rank)].push_back(p.grad().clone());
+      params[static_cast<size_t>(rank)].push_back(p.detach().clone());
+    }
+  });
+  CHECK(batch_sizes == std::vector<int64_t>{8, 8});  // each rank its half of a global batch of 16
+  REQUIRE(grads[0].size() == grads[1].size());
+  REQUIRE(!grads[0].empty());
+  for (size_t i = 0; i < grads[0].size(); ++i) {
+    CHECK(torch::equal(grads[0][i], grads[1][i]));
+    CHECK(torch::equal(params[0][i], params[1][i]));
+  }
+  fs::remove_all(dir);
 }

@@ -39,17 +39,17 @@ std::vector<Config> variants_of(const Config& config, const std::vector<std::str
 }  // namespace
 
 Comparison compare(const Config& config, const std::vector<std::string>& encoders, const std::string& run_dir,
-                   const TrainControl& control, bool resume) {
-  const RunDir dir(run_dir);
+                   const TrainControl& control, bool resume, const Rank& rank) {
+  const RunDir dir(run_dir, rank.writes());
   const auto variants = variants_of(config, encoders, dir, resume);
   Comparison result;
   result.task = config.data.task;
   result.precision = config.train.precision;
   dir.create();
-  save_config(config, dir.file("config.yaml").string());  // what --resume continues from
+  if (dir.writer()) save_config(config, dir.file("config.yaml").string());  // what --resume continues from
   for (size_t i = 0; i < encoders.size(); ++i) {
     const RunDir sub(dir.path() / encoders[i]);
-    auto outcome = train(variants[i], sub.str(), resume && sub.holds_run(), control);
+    auto outcome = train(variants[i], sub.str(), resume && sub.holds_run(), control, rank);
     result.runs.push_back({encoders[i], outcome});
     if (!outcome.finished()) return result;
   }
