@@ -16,6 +16,7 @@
 #include <thread>
 
 #include <fmt/core.h>
+#include <glog/logging.h>
 
 #include "process.h"
 
@@ -56,6 +57,21 @@ int free_port() {
   return ntohs(addr.sin_port);
 }
 
+// Whether rank 0 could serve the rendezvous on this port (as the TCPStore binds: any address, SO_REUSEADDR).
+bool port_available(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return true;  // let the rendezvous report it
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 || errno != EADDRINUSE;
+  close(fd);
+  return ok;
+}
+
 // The workers' pids, for the signal handler.
 constexpr int kMaxWorkers = 1024;
 pid_t g_workers[kMaxWorkers];
@@ -76,6 +92,14 @@ std::string describe(int status) {
 
 int code_of(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
 
+// Gloo's own rendezvous can wait without limit for a rank that joined the store and then died; the alarm bounds it.
+char g_rendezvous_message[256];
+void on_rendezvous_alarm(int) {
+  const ssize_t ignored = write(STDERR_FILENO, g_rendezvous_message, std::strlen(g_rendezvous_message));
+  (void)ignored;
+  _exit(2);
+}
+
 }  // namespace
 
 bool launches_workers(const LaunchArgs& args) { return (args.nproc > 1 || args.nnodes > 1) && !env("RANK"); }
@@ -95,6 +119,10 @@ int launch_workers(const LaunchArgs& args, const std::vector<std::string>& worke
   if (port.empty()) port = std::to_string(free_port());
   const int port_number = parse_int("--master-port", port);
   if (port_number < 1 || port_number > 65535) throw ConfigError("--master-port: must be in [1, 65535]");
+  if (args.node_rank == 0 && !port_available(port_number)) {
+    throw ConfigError(
+        fmt::format("--master-port {}: the port is already in use on this machine; choose another", port_number));
+  }
   const int world = args.nproc * args.nnodes;
 
   // Everything a child needs is built before fork: after it, only exec.
@@ -173,7 +201,13 @@ int launch_workers(const LaunchArgs& args, const std::vector<std::string>& worke
     const int code = code_of(status);
     if (code == 0 || killed) continue;
     const bool interrupted = g_forwarded != 0 && code == 128 + g_forwarded;
-    if (!interrupted) {
+    if (code == 2 && result == 0) {
+      // A configuration or rendezvous problem, already told in one line; the others cannot proceed without it.
+      for (int i = 0; i < args.nproc; ++i) {
+        if (g_workers[i] > 0) kill(g_workers[i], SIGKILL);
+      }
+      killed = true;
+    } else if (!interrupted) {
       fmt::print(stderr, "seqenc: error: rank {} (pid {}) {}\n", args.node_rank * args.nproc + local, pid,
                  describe(status));
     }
@@ -208,7 +242,27 @@ Rank join_workers(const Config& config) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   use_threads(config.train.threads > 0 ? config.train.threads : std::max(1, cores / std::max(1, local_world)));
   std::signal(SIGPIPE, SIG_IGN);
-  auto group = std::make_shared<ProcessGroup>(o);
+  // Each stage (store, Gloo) has the timeout; the whole rendezvous gets both and a margin.
+  const auto limit_s = static_cast<unsigned>(2 * config.train.dist_timeout_s + 5);
+  std::snprintf(g_rendezvous_message, sizeof g_rendezvous_message,
+                "seqenc: error: rank %d: the rendezvous at %s:%d did not complete within %u s (a rank failed or never "
+                "started)\n",
+                o.rank, o.master_addr.c_str(), o.master_port, limit_s);
+  std::signal(SIGALRM, on_rendezvous_alarm);
+  alarm(limit_s);
+  // c10d logs each failed bind or connect through glog; the error names the cause in one line instead.
+  const int log_level = FLAGS_minloglevel;
+  FLAGS_minloglevel = google::GLOG_FATAL;
+  std::shared_ptr<ProcessGroup> group;
+  try {
+    group = std::make_shared<ProcessGroup>(o);
+  } catch (...) {
+    FLAGS_minloglevel = log_level;
+    throw;
+  }
+  FLAGS_minloglevel = log_level;
+  alarm(0);
+  std::signal(SIGALRM, SIG_DFL);
   return Rank::of(std::move(group));
 }
 

@@ -119,6 +119,15 @@ int wait_worker(const Worker& w, double max_s = 120) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+std::vector<std::string> worker_env(int rank, int world, int port) {
+  return {"RANK=" + std::to_string(rank),
+          "WORLD_SIZE=" + std::to_string(world),
+          "LOCAL_RANK=" + std::to_string(rank),
+          "LOCAL_WORLD_SIZE=" + std::to_string(world),
+          "MASTER_ADDR=127.0.0.1",
+          "MASTER_PORT=" + std::to_string(port)};
+}
+
 size_t count_lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
 
 std::vector<torch::Tensor> parameters_of(const fs::path& dir) {
@@ -283,6 +292,85 @@ TEST_CASE("distributed: a checkpoint of 2 workers resumes in 1 and one of 1 work
   CHECK(metric_lines(b).back()["step"] == 6);
   fs::remove_all(a);
   fs::remove_all(b);
+}
+
+TEST_CASE("distributed: a worker killed mid-run makes the other exit non-zero naming its rank", "[distributed]") {
+  const auto dir = fresh_dir("dist_kill");
+  const int port = free_port();
+  const std::string args = "train --config configs/lag.yaml --run-dir " + dir.string() + kSmall +
+                           " --set train.steps=1000000 --set train.batch_size=8 --set train.dist_timeout_s=10";
+  auto rank0 = spawn_worker(args, worker_env(0, 2, port), dir.string() + "_0");
+  auto rank1 = spawn_worker(args, worker_env(1, 2, port), dir.string() + "_1");
+  // Once rank 0 has written a checkpoint, kill rank 1.
+  for (int i = 0; i < 6000 && !fs::exists(dir / "checkpoint_last.pt"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  REQUIRE(fs::exists(dir / "checkpoint_last.pt"));
+  kill(rank1.pid, SIGKILL);
+  CHECK(wait_worker(rank1) == 128 + SIGKILL);
+  const int status = wait_worker(rank0, 60);
+  const auto err = slurp(rank0.err);
+  INFO(err);
+  CHECK(status != 0);
+  CHECK_THAT(err, Catch::Contains("rank 1 failed or left"));
+  CHECK(load_run(dir.string(), CheckpointKind::last).state.step > 0);  // the last checkpoint is intact
+  for (const auto& w : {rank0, rank1}) {
+    fs::remove(w.out);
+    fs::remove(w.err);
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("distributed: a port in use, an unreachable master or another config: one line, exit 2",
+          "[distributed][cli]") {
+  const auto dir = fresh_dir("dist_errors");
+  // Hold a port, as another program would.
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(listen(fd, 4) == 0);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const int held = ntohs(addr.sin_port);
+  const std::string args = "train --config configs/lag.yaml --run-dir " + dir.string() + kSmall +
+                           " --set train.steps=3 --set train.dist_timeout_s=2";
+
+  auto busy = run_seqenc(args + " --nproc 2 --master-port " + std::to_string(held));
+  CHECK(busy.status == 2);
+  CHECK(count_lines(busy.err) == 1);
+  CHECK_THAT(busy.err, Catch::Contains("--master-port " + std::to_string(held)) && Catch::Contains("in use"));
+
+  // Rank 0 started by hand on the same port: the rendezvous itself says so.
+  auto w0 = spawn_worker(args, worker_env(0, 2, held), dir.string() + "_busy");
+  CHECK(wait_worker(w0) == 2);
+  auto err0 = slurp(w0.err);
+  CHECK(count_lines(err0) == 1);
+  CHECK_THAT(err0, Catch::Contains("MASTER_PORT " + std::to_string(held)));
+  close(fd);
+
+  auto w1 = spawn_worker(args, worker_env(1, 2, free_port()), dir.string() + "_unreachable");
+  CHECK(wait_worker(w1) == 2);
+  auto err1 = slurp(w1.err);
+  CHECK(count_lines(err1) == 1);
+  CHECK_THAT(err1, Catch::Contains("rank 1: cannot reach the master at 127.0.0.1:"));
+
+  const int port = free_port();
+  auto a = spawn_worker(args, worker_env(0, 2, port), dir.string() + "_cfg0");
+  auto b = spawn_worker(args + " --set train.lr=0.5", worker_env(1, 2, port), dir.string() + "_cfg1");
+  CHECK(wait_worker(a) == 2);
+  CHECK(wait_worker(b) == 2);
+  for (const auto& w : {a, b}) {
+    auto err = slurp(w.err);
+    CHECK(count_lines(err) == 1);
+    CHECK_THAT(err, Catch::Contains("rank 1's resolved configuration differs from that of rank 0"));
+  }
+  for (const auto& w : {w0, w1, a, b}) {
+    fs::remove(w.out);
+    fs::remove(w.err);
+  }
+  fs::remove_all(dir);
 }
 
 TEST_CASE("distributed: Ctrl-C reaches every worker once, and they stop together with a checkpoint",
