@@ -8,6 +8,7 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include "launch.h"
 #include "process.h"
 #include "seqenc/strings.h"
 #include "seqenc/tools/analyze.h"
@@ -18,6 +19,7 @@
 #include "seqenc/tools/table.h"
 #include "seqenc/train/compare.h"
 #include "seqenc/train/run.h"
+#include "seqenc/train/run_dir.h"
 #include "seqenc/train/trainer.h"
 
 namespace seqenc::app {
@@ -127,10 +129,26 @@ void print_kernel_rates(const Config& config) {
 
 }  // namespace
 
+// The command line of a worker: the same command, with the run directory fixed (a default one is named once).
+std::vector<std::string> worker_args(const std::string& command, const std::string& config,
+                                     const std::vector<std::string>& overrides, const std::string& dir, bool resume) {
+  std::vector<std::string> a{command, "--config", config};
+  for (const auto& o : overrides) a.insert(a.end(), {"--set", o});
+  a.insert(a.end(), {"--run-dir", dir});
+  if (resume) a.push_back("--resume");
+  return a;
+}
+
 int train_command(const TrainArgs& args) {
   const auto [config, dir] = prepare_training(args.config, args.overrides, args.run_dir, args.resume, "");
-  auto outcome = train(config, dir, args.resume, train_control());
-  if (outcome.finished()) fmt::print("run directory: {}\n", dir);
+  if (launches_workers(args.launch)) {
+    RunDir(dir).check_can_start(args.resume, "continue it");  // one line here rather than one per worker
+    return launch_workers(args.launch, worker_args("train", args.config, args.overrides, dir, args.resume),
+                          config.train.dist_timeout_s);
+  }
+  const auto rank = join_workers(config);
+  auto outcome = train(config, dir, args.resume, train_control(), rank);
+  if (outcome.finished() && rank.writes()) fmt::print("run directory: {}\n", dir);
   return exit_code(outcome.stop_reason);
 }
 
@@ -155,7 +173,14 @@ int eval_command(const EvalArgs& args) {
 
 int compare_command(const CompareArgs& args) {
   const auto [config, dir] = prepare_training(args.config, args.overrides, args.run_dir, args.resume, "compare-");
-  auto result = compare(config, split_list(args.encoders), dir, train_control(), args.resume);
+  if (launches_workers(args.launch)) {
+    auto a = worker_args("compare", args.config, args.overrides, dir, args.resume);
+    a.insert(a.end(), {"--encoders", args.encoders});
+    return launch_workers(args.launch, a, config.train.dist_timeout_s);
+  }
+  const auto rank = join_workers(config);
+  auto result = compare(config, split_list(args.encoders), dir, train_control(), args.resume, rank);
+  if (!rank.writes()) return result.finished() ? 0 : exit_code(result.runs.back().outcome.stop_reason);
   if (!result.finished()) {
     const auto reason = result.runs.back().outcome.stop_reason;
     if (reason == StopReason::interrupted) {

@@ -6,10 +6,19 @@
 
 namespace seqenc::app {
 
+// Data parallelism (train, compare): workers to start here, and where they meet.
+struct LaunchArgs {
+  int nproc = 1;   // workers to start on this machine
+  int nnodes = 1;  // machines
+  int node_rank = 0;
+  std::string master_addr, master_port;  // default: MASTER_ADDR / MASTER_PORT, else 127.0.0.1 and a free port
+};
+
 struct TrainArgs {
   std::string config, run_dir;
   std::vector<std::string> overrides;
   bool resume = false;
+  LaunchArgs launch;
 };
 struct EvalArgs {
   std::string run, data, checkpoint = "best";
@@ -19,6 +28,7 @@ struct CompareArgs {
   std::string config, run_dir, encoders = "transformer,cnn,rnn";
   std::vector<std::string> overrides;
   bool resume = false;
+  LaunchArgs launch;
 };
 struct ExportArgs {
   std::string run, out, checkpoint = "best";

@@ -34,6 +34,17 @@ int guarded(F&& body) {
   }
 }
 
+// --nproc and the multi-machine options, shared by train and compare.
+void add_launch(CLI::App* c, seqenc::app::LaunchArgs& a) {
+  c->add_option("--nproc", a.nproc, "Data parallelism: start N worker processes here (global batch = N x batch_size)")
+      ->check(CLI::Range(1, 1024));
+  c->add_option("--nnodes", a.nnodes, "Machines taking part (each runs the same command with its --node-rank)")
+      ->check(CLI::Range(1, 1 << 16));
+  c->add_option("--node-rank", a.node_rank, "This machine's index in [0, --nnodes)")->check(CLI::NonNegativeNumber);
+  c->add_option("--master-addr", a.master_addr, "Address of node 0, where rank 0 serves the rendezvous");
+  c->add_option("--master-port", a.master_port, "Port of the rendezvous (default: MASTER_PORT, or a free one)");
+}
+
 using seqenc::app::AnalyzeArgs, seqenc::app::BenchArgs, seqenc::app::CompareArgs, seqenc::app::EvalArgs,
     seqenc::app::ExportArgs, seqenc::app::PredictArgs, seqenc::app::TrainArgs;
 
@@ -43,6 +54,7 @@ void add_train(CLI::App& app, TrainArgs& a) {
   c->add_option("--set", a.overrides, "Override a key: --set train.lr=3e-4 (repeatable; beats the file)");
   c->add_option("--run-dir", a.run_dir, "Run directory (default: runs/<config>-<time>)");
   c->add_flag("--resume", a.resume, "Continue the run in --run-dir from its last checkpoint");
+  add_launch(c, a.launch);
 }
 
 void add_eval(CLI::App& app, EvalArgs& a) {
@@ -60,6 +72,7 @@ void add_compare(CLI::App& app, CompareArgs& a) {
   c->add_option("--set", a.overrides, "Override a key (repeatable)");
   c->add_option("--run-dir", a.run_dir, "Directory for the runs and report (default: runs/compare-<config>-<time>)");
   c->add_flag("--resume", a.resume, "Continue an interrupted comparison in --run-dir");
+  add_launch(c, a.launch);
 }
 
 void add_export(CLI::App& app, ExportArgs& a) {

@@ -79,7 +79,7 @@ TEST_CASE("segment: words of one lexicon without spaces, every character tagged 
   CHECK_THROWS_WITH(load_config("", {"data.task=segment", "data.words=1"}), Catch::Contains("data.words"));
 }
 
-TEST_CASE("the default recipe lets a transformer learn a local task; the book's stays at the majority tag",
+TEST_CASE("the default recipe lets a transformer learn a local task, the book's stays at the majority tag",
           "[recipes][training]") {
   const double transformer = best_accuracy(small_segmentation("transformer"), "default");
   auto book_overrides = small_segmentation("transformer");

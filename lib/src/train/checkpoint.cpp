@@ -118,6 +118,8 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::o
   archive.write("tokens_seen", scalar(s.tokens_seen));
   archive.write("window_loss", scalar(s.window_loss));
   archive.write("window_steps", scalar(s.window_steps));
+  archive.write("world_size", scalar(s.world_size));
+  archive.write("global_batch_size", scalar(s.global_batch_size));
   // Dropout draws from the default CPU generator; restoring it makes resumed runs identical.
   archive.write("cpu_rng", at::detail::getDefaultCPUGenerator().get_state());
 
@@ -169,6 +171,9 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
     s.tokens_seen = get("tokens_seen").item<int64_t>();
     s.window_loss = get("window_loss").item<double>();
     s.window_steps = get("window_steps").item<int64_t>();
+    torch::Tensor value;  // absent from checkpoints written before data parallelism
+    if (archive.try_read("world_size", value)) s.world_size = value.item<int64_t>();
+    if (archive.try_read("global_batch_size", value)) s.global_batch_size = value.item<int64_t>();
     if (optimizer) {
       at::Generator generator = at::detail::getDefaultCPUGenerator();  // a handle to the shared generator
       generator.set_state(get("cpu_rng"));

@@ -40,19 +40,19 @@ std::vector<Config> variants_of(const Config& config, const std::vector<std::str
 }  // namespace
 
 Comparison compare(const Config& config, const std::vector<std::string>& encoders, const std::string& run_dir,
-                   const TrainControl& control, bool resume) {
-  const RunDir dir(run_dir);
+                   const TrainControl& control, bool resume, const Rank& rank) {
+  const RunDir dir(run_dir, rank.writes());
   const auto variants = variants_of(config, encoders, dir, resume);
   Comparison result;
   result.task = config.data.task;
   result.precision = config.train.precision;
   // The comparison's directory is locked and its config.yaml (what --resume continues from) written once the
   // first run has checked everything (its data included), so that a refused comparison writes nothing. It leaves
-  // out the keys recipes set per encoder, so that --resume gives each its own again.
+  // out the keys recipes set per encoder, so that --resume gives each its own again. Rank 0 alone writes.
   FileLock lock;
   TrainControl started = control;
   started.on_start = [&] {
-    if (!lock.held()) {
+    if (!lock.held() && dir.writer()) {
       lock = dir.lock(false, "");
       save_config(config, dir.file("config.yaml").string(), recipe_keys_unset(config));
     }
@@ -60,7 +60,7 @@ Comparison compare(const Config& config, const std::vector<std::string>& encoder
   };
   for (size_t i = 0; i < encoders.size(); ++i) {
     const RunDir sub(dir.path() / encoders[i]);
-    auto outcome = train(variants[i], sub.str(), resume && sub.holds_run(), started);
+    auto outcome = train(variants[i], sub.str(), resume && sub.holds_run(), started, rank);
     result.runs.push_back({encoders[i], recipe_summary(variants[i]), outcome});
     if (!outcome.finished()) return result;
   }

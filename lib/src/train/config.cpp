@@ -78,7 +78,7 @@ class Schema {
     auto& t = c.train;
     add("train.steps", t.steps, "optimizer steps (or set train.epochs)");
     add("train.epochs", t.epochs, "epochs (used when train.steps is 0)");
-    add("train.batch_size", t.batch_size, "examples per batch");
+    add("train.batch_size", t.batch_size, "examples per batch and rank (global batch: batch_size x world size)");
     add("train.lr", t.lr, "peak learning rate");
     add("train.optimizer", t.optimizer, "optimizer");
     add("train.weight_decay", t.weight_decay, "weight decay");
@@ -87,7 +87,7 @@ class Schema {
     add("train.clip_norm", t.clip_norm, "gradient norm clipping; 0 turns it off");
     add("train.label_smoothing", t.label_smoothing, "label smoothing of the cross-entropy");
     add("train.seed", t.seed, "seed for initialisation, dropout and batch order");
-    add("train.threads", t.threads, "intra-op CPU threads; 0: LibTorch's default");
+    add("train.threads", t.threads, "intra-op CPU threads; 0: LibTorch's default (--nproc: cores / workers)");
     add("train.device", t.device, "device");
     add("train.precision", t.precision,
         "bf16: matrix products in bf16 with fp32 accumulation, fp32 weights, optimizer state and checkpoints "
@@ -96,6 +96,8 @@ class Schema {
     add("train.log_every", t.log_every, "steps between training log lines");
     add("train.early_stopping", t.early_stopping, "validations without improvement before stopping; 0: off");
     add("train.bucket", t.bucket, "batch examples of similar length together");
+    add("train.dist_timeout_s", t.dist_timeout_s,
+        "data parallelism (--nproc): seconds a rank waits for the others (rendezvous, each collective)");
     auto& b = c.bench;
     add("bench.batch_size", b.batch_size, "examples per benchmark step");
     add("bench.seq_len", b.seq_len, "tokens per benchmark example");
@@ -383,6 +385,7 @@ std::vector<std::string> config_problems(const Config& c) {
   need(t.eval_every > 0, "train.eval_every: must be > 0");
   need(t.log_every > 0, "train.log_every: must be > 0");
   need(t.early_stopping >= 0, "train.early_stopping: must be >= 0");
+  need(t.dist_timeout_s > 0, "train.dist_timeout_s: must be > 0");
   need(t.precision == Precision::fp32 || t.device != DeviceKind::cuda,
        "train.precision: bf16 runs on the CPU (train.device: cpu); on a GPU use fp32");
 

@@ -110,7 +110,7 @@ struct Trainer::Impl {
         rank(r),
         task((dir.check_can_start(resume, "continue it"), load_checked_task(config))),
         device(device_for(t)),
-        batcher(task.train, t.batch_size, true, t.seed, t.bucket),
+        batcher(task.train, t.batch_size * rank.world_size, true, t.seed, t.bucket),  // global batches
         total_steps(t.steps > 0 ? t.steps : t.epochs * batcher.num_batches()),
         progress(!control.quiet && dir.writer()) {}
 
@@ -120,11 +120,36 @@ struct Trainer::Impl {
   TrainingState snapshot() const {
     TrainingState s = state;
     s.elapsed_s = train_elapsed();
+    s.world_size = rank.world_size;
+    s.global_batch_size = t.batch_size * rank.world_size;
     return s;
   }
   void say(const std::string& line) {
     progress.clear();
     log->info(line);
+  }
+
+  // Sums labels_r x (rank r's gradients and loss) over ranks and divides by the sum of labels_r: the gradients and
+  // loss of the global batch's mean over its labels, exactly, however its labels fall between ranks. One bucketed
+  // allreduce; the loss, label and token counts ride in the last bucket. Returns the global batch's tokens.
+  int64_t average_gradients(double loss, int64_t labels, int64_t tokens) {
+    const double weight = empty_shard ? 0.0 : static_cast<double>(labels);
+    std::vector<torch::Tensor> tensors;
+    for (auto& p : model->parameters()) {
+      if (!p.grad().defined()) continue;
+      p.mutable_grad().mul_(weight);
+      tensors.push_back(p.grad());
+    }
+    auto scalars =
+        torch::tensor({weight == 0 ? 0.0 : loss * weight, weight, empty_shard ? 0.0 : double(tokens)}, torch::kFloat32);
+    tensors.push_back(scalars);
+    rank.group->allreduce_sum(tensors);
+    const double total = scalars[1].item<double>();
+    if (total > 0) {
+      for (size_t i = 0; i + 1 < tensors.size(); ++i) tensors[i].div_(total);
+    }
+    last_loss = total > 0 ? scalars[0].item<double>() / total : 0.0;
+    return static_cast<int64_t>(std::llround(scalars[2].item<double>()));
   }
 
   const Config config;
@@ -147,12 +172,50 @@ struct Trainer::Impl {
   double session_start = 0, eval_time = 0, lr = 0, train_loss = 0, last_loss = 0;
   int64_t tokens_at_start = 0, step_at_start = 0;
   std::string stop_cause;
-  FileLock lock;  // held while the Trainer lives: one writer per run directory
+  FileLock lock;              // held while the Trainer lives: one writer per run directory
+  bool empty_shard = false;  // this rank's share of the current global batch is empty: it weighs nothing
 };
+
+namespace {
+
+// Rank r's contiguous share of a global batch; an empty share gets the batch's first example (weighted 0 by
+// train_step), so every rank runs the same computation.
+std::vector<int64_t> shard_of(const std::vector<int64_t>& global, const Rank& rank, bool& empty) {
+  const auto n = static_cast<int64_t>(global.size()), w = static_cast<int64_t>(rank.world_size);
+  const auto begin = global.begin() + n * rank.rank / w, end = global.begin() + n * (rank.rank + 1) / w;
+  empty = begin == end;
+  return empty ? std::vector<int64_t>{global.front()} : std::vector<int64_t>(begin, end);
+}
+
+// A checkpoint's place in its epoch, in global batches of this run: the same examples seen when the global batch
+// (train.batch_size x world size) changed, rounded down to a whole batch. "" when nothing changed.
+std::string convert_position(TrainingState& s, int64_t global_batch, int64_t batches_per_epoch) {
+  if (s.global_batch_size <= 0 || s.global_batch_size == global_batch) return "";
+  const int64_t examples = s.batch_in_epoch * s.global_batch_size;
+  s.batch_in_epoch = examples / global_batch;
+  if (s.batch_in_epoch >= batches_per_epoch) {
+    s.batch_in_epoch = 0;
+    ++s.epoch;
+  }
+  return fmt::format(
+      "the checkpoint's global batch was {} examples ({} rank(s)), this run's is {}: {} examples into epoch {} is "
+      "global batch {} now{}",
+      s.global_batch_size, s.world_size, global_batch, examples, s.epoch, s.batch_in_epoch,
+      examples % global_batch == 0 ? "" : " (rounded down)");
+}
+
+}  // namespace
+
+Rank Rank::of(std::shared_ptr<ProcessGroup> group) {
+  if (!group) return {};
+  return Rank{group->rank(), group->world_size(), std::move(group)};
+}
 
 Trainer::Trainer(const Config& config, const std::string& run_dir, bool resume, TrainControl control, Rank rank)
     : impl_(std::make_unique<Impl>(config, run_dir, resume, std::move(control), rank)) {
   auto& m = *impl_;
+  if (m.rank.world_size > 1 && !m.rank.group) throw std::logic_error("Trainer: a world size > 1 needs a ProcessGroup");
+  if (m.rank.group) m.rank.group->check_same(to_yaml(config), "resolved configuration");
   // Everything is checked (configuration, data, run directory, and a resumed checkpoint against this model)
   // before the run directory changes at all: a refused command leaves it byte for byte as it was.
   torch::manual_seed(m.t.seed);
@@ -161,7 +224,7 @@ Trainer::Trainer(const Config& config, const std::string& run_dir, bool resume, 
   m.optimizer = make_optimizer(m.t, m.model->parameters());
   if (resume) m.state = load_checkpoint(m.dir.last_checkpoint().string(), *m.model, m.optimizer.get());
   if (m.control.on_start) m.control.on_start();
-  m.lock = m.dir.lock(resume, "continue it");
+  m.lock = m.dir.lock(resume, "continue it");  // the writing rank's only
   m.log = make_logger(m.dir, m.control.quiet, m.rank);
   if (m.t.precision == Precision::bf16) {
     const auto& bf16 = bf16_support();
@@ -181,8 +244,20 @@ Trainer::Trainer(const Config& config, const std::string& run_dir, bool resume, 
   m.dir.truncate_metrics(m.state.step);
   if (resume) {
     m.last_saved_step = m.state.step;
+    const auto moved = convert_position(m.state, m.t.batch_size * m.rank.world_size, m.batcher.num_batches());
+    if (!moved.empty()) m.log->warn(moved);
     m.log->info("resumed {} at step {} (epoch {}, batch {})", run_dir, m.state.step, m.state.epoch,
                 m.state.batch_in_epoch);
+  }
+  if (m.rank.group) {
+    // Every rank starts from rank 0's parameters; then dropout draws differ between ranks.
+    auto tensors = m.model->parameters();
+    for (const auto& b : m.model->buffers()) tensors.push_back(b);
+    m.rank.group->broadcast(tensors);
+    torch::manual_seed(m.t.seed + 1000003ull * static_cast<uint64_t>(m.rank.rank) +
+                       static_cast<uint64_t>(m.state.step));
+    m.log->info("rank {} of {}: global batch {} = train.batch_size {} x {} ranks", m.rank.rank, m.rank.world_size,
+                m.t.batch_size * m.rank.world_size, m.t.batch_size, m.rank.world_size);
   }
   m.log->info("{}: {} encoder, {} parameters, {} head over {} classes, {} training examples, {} steps on {}", run_dir,
               config.model.name, m.model->encoder->num_parameters(), name_of(m.task.head), m.task.num_classes(),
@@ -207,7 +282,9 @@ Batch Trainer::next_batch() {
     m.order = m.batcher.epoch(m.state.epoch);
     m.order_epoch = m.state.epoch;
   }
-  return m.batcher.collate(m.order[static_cast<size_t>(m.state.batch_in_epoch)]);
+  const auto& global = m.order[static_cast<size_t>(m.state.batch_in_epoch)];
+  if (m.rank.world_size == 1) return m.batcher.collate(global);
+  return m.batcher.collate(shard_of(global, m.rank, m.empty_shard));
 }
 
 double Trainer::train_step(const Batch& batch) {
@@ -215,20 +292,30 @@ double Trainer::train_step(const Batch& batch) {
   m.lr = scheduled_lr(m.t, m.state.step, m.total_steps);
   for (auto& group : m.optimizer->param_groups()) group.options().set_lr(m.lr);
   torch::Tensor loss;
+  int64_t labels = 0;
   {
     PrecisionScope precision(m.t.precision);  // the forward only: backward follows what the forward recorded
     auto labelled =
         m.model->labelled_logits(batch.tokens.to(m.device), batch.valid_lens.to(m.device), batch.labels.to(m.device));
     loss = task_loss(labelled.logits, labelled.labels, m.t.label_smoothing);
+    labels = labelled.labels.numel();
   }
-  m.last_loss = loss.item<double>();
+  int64_t tokens = batch.num_tokens;
+  if (m.rank.group) {
+    m.optimizer->zero_grad();
+    loss.backward();
+    tokens = m.average_gradients(loss.item<double>(), labels, tokens);
+  } else {
+    m.last_loss = loss.item<double>();
+    if (!std::isfinite(m.last_loss)) return m.last_loss;
+    m.optimizer->zero_grad();
+    loss.backward();
+  }
   if (!std::isfinite(m.last_loss)) return m.last_loss;
-  m.optimizer->zero_grad();
-  loss.backward();
   if (m.t.clip_norm > 0) torch::nn::utils::clip_grad_norm_(m.model->parameters(), m.t.clip_norm);
   m.optimizer->step();
   ++m.state.step;
-  m.state.tokens_seen += batch.num_tokens;
+  m.state.tokens_seen += tokens;
   if (++m.state.batch_in_epoch >= m.batcher.num_batches()) {
     m.state.batch_in_epoch = 0;
     ++m.state.epoch;
@@ -272,9 +359,10 @@ EvalResult Trainer::validate() {
   auto& m = *impl_;
   auto& s = m.state;
   const double start = now_s(), elapsed = m.train_elapsed();
-  auto r = evaluate(*m.model, m.task.valid, m.t.batch_size, m.device);
+  // Rank 0 validates alone (the same numbers as one process; the others wait for it in the broadcast below).
+  EvalResult r;
+  if (m.dir.writer()) r = evaluate(*m.model, m.task.valid, m.t.batch_size, m.device);
   m.model->train();
-  m.eval_time += now_s() - start;
   json line = {{"step", s.step}, {"epoch", s.epoch}, {"split", "valid"}, {"elapsed_s", elapsed}};
   line.update(eval_json(r, m.task.group_name));
   m.dir.append_metrics(line.dump());
@@ -286,8 +374,20 @@ EvalResult Trainer::validate() {
   } else {
     ++s.evals_without_improvement;
   }
+  if (m.rank.group) {  // every rank keeps rank 0's record, so that all agree on early stopping
+    auto record = torch::tensor({s.best_metric, static_cast<double>(s.best_step),
+                                 static_cast<double>(s.evals_without_improvement), r.loss, r.accuracy},
+                                torch::kFloat64);
+    m.rank.group->broadcast({record});
+    s.best_metric = record[0].item<double>();
+    s.best_step = record[1].item<int64_t>();
+    s.evals_without_improvement = record[2].item<int64_t>();
+    r.loss = record[3].item<double>();
+    r.accuracy = record[4].item<double>();
+  }
+  m.eval_time += now_s() - start;
   m.say(fmt::format("step {} valid loss {:.4f} accuracy {:.4f}{}", s.step, r.loss, r.accuracy,
-                    improved ? " (best)" : ""));
+                    s.best_step == s.step ? " (best)" : ""));
   if (improved) save_best();
   save_last();
   return r;
@@ -306,19 +406,33 @@ void Trainer::save_best() {
   if (m.dir.writer()) save_checkpoint(m.dir.best_checkpoint().string(), *m.model, nullptr, m.snapshot());
 }
 
+namespace {
+std::optional<StopReason> local_stop(const TrainOptions& t, const TrainingState& s, const TrainControl& control,
+                                     bool done, std::string& cause) {
+  if (t.early_stopping > 0 && s.evals_without_improvement >= t.early_stopping) return StopReason::early_stopping;
+  if (control.stop_requested) {
+    cause = control.stop_requested();
+    if (!cause.empty()) return StopReason::interrupted;
+  }
+  if (control.stop_after_step >= 0 && s.step >= control.stop_after_step && !done) return StopReason::stopped;
+  return std::nullopt;
+}
+}  // namespace
+
 std::optional<StopReason> Trainer::stop_check() {
   auto& m = *impl_;
-  if (m.t.early_stopping > 0 && m.state.evals_without_improvement >= m.t.early_stopping) {
-    return StopReason::early_stopping;
+  auto reason = local_stop(m.t, m.state, m.control, done(), m.stop_cause);
+  if (!m.rank.group) return reason;
+  // Ranks stop together: a signal may reach them at different steps. The most urgent reason wins.
+  const std::vector<StopReason> urgency = {StopReason::stopped, StopReason::early_stopping, StopReason::interrupted};
+  int64_t mine = 0;
+  for (size_t i = 0; i < urgency.size(); ++i) {
+    if (reason == urgency[i]) mine = static_cast<int64_t>(i) + 1;
   }
-  if (m.control.stop_requested) {
-    m.stop_cause = m.control.stop_requested();
-    if (!m.stop_cause.empty()) return StopReason::interrupted;
-  }
-  if (m.control.stop_after_step >= 0 && m.state.step >= m.control.stop_after_step && !done()) {
-    return StopReason::stopped;
-  }
-  return std::nullopt;
+  const auto agreed = m.rank.group->allreduce_max(mine);
+  if (agreed == 0) return std::nullopt;
+  if (agreed == 3 && m.stop_cause.empty()) m.stop_cause = "a stop request to another rank";
+  return urgency[static_cast<size_t>(agreed - 1)];
 }
 
 TrainOutcome Trainer::finish(StopReason reason) {
@@ -332,6 +446,8 @@ TrainOutcome Trainer::finish(StopReason reason) {
   out.parameters = m.model->encoder->num_parameters();
   out.seq_len = m.task.max_length();
   out.cost = m.model->encoder->cost(out.seq_len);
+  out.world_size = m.rank.world_size;
+  if (m.rank.group) out.comm = m.rank.group->stats();
   if (reason == StopReason::non_finite_loss) {
     m.log->error("non-finite loss ({}) at step {}; stopped. {}. Try a lower train.lr or train.clip_norm > 0",
                  m.last_loss, m.state.step + 1,
@@ -358,6 +474,7 @@ TrainOutcome Trainer::finish(StopReason reason) {
   out.wall_s = out.state.elapsed_s;
   out.tokens_per_s = static_cast<double>(out.state.tokens_seen) / std::max(1e-9, out.wall_s);
   out.peak_rss_mb = peak_rss_mb();
+  if (!m.dir.writer()) return out;  // rank 0 evaluates and reports
   // Final metrics come from the best checkpoint.
   if (std::filesystem::exists(m.dir.best_checkpoint()))
     load_checkpoint(m.dir.best_checkpoint().string(), *m.model, nullptr);
@@ -381,17 +498,26 @@ TrainOutcome Trainer::finish(StopReason reason) {
                  {"train_wall_s", out.wall_s},
                  {"tokens_per_s", out.tokens_per_s},
                  {"peak_rss_mb", out.peak_rss_mb},
+                 {"world_size", m.rank.world_size},
+                 {"global_batch_size", m.t.batch_size * m.rank.world_size},
                  {"train_loss", out.train_loss},
                  {"valid", eval_json(out.valid, m.task.group_name)},
                  {"test", eval_json(out.test, m.task.group_name)}};
+  if (m.rank.group) {
+    const auto steps = std::max<int64_t>(1, s.step - m.step_at_start);
+    result["allreduce_bytes_per_step"] = out.comm.bytes / steps;
+    result["comm_s"] = out.comm.seconds;
+    result["comm_share"] = out.comm.seconds / std::max(1e-9, m.train_elapsed() - m.state.elapsed_s);
+  }
   if (m.dir.writer()) write_file_atomic(m.dir.file("result.json"), result.dump(2) + "\n");
   m.log->info("done: {} steps in {}, {:.0f} tok/s, best valid accuracy {:.4f} (step {}), test accuracy {:.4f}", s.step,
               format_duration(out.wall_s), out.tokens_per_s, out.valid.accuracy, s.best_step, out.test.accuracy);
   return out;
 }
 
-TrainOutcome train(const Config& config, const std::string& run_dir, bool resume, const TrainControl& control) {
-  Trainer trainer(config, run_dir, resume, control);
+TrainOutcome train(const Config& config, const std::string& run_dir, bool resume, const TrainControl& control,
+                   const Rank& rank) {
+  Trainer trainer(config, run_dir, resume, control, rank);
   while (true) {
     if (auto reason = trainer.stop_check()) return trainer.finish(*reason);
     if (trainer.done()) return trainer.finish(StopReason::completed);

@@ -22,6 +22,10 @@ struct TrainingState {
   int64_t tokens_seen = 0;
   double window_loss = 0;  // training loss summed since the last log line
   int64_t window_steps = 0;
+  // Data parallelism: batch_in_epoch counts global batches of global_batch_size examples (train.batch_size x
+  // world_size); a run resumed with another global batch converts its position. 0: as the resuming run's.
+  int64_t world_size = 1;
+  int64_t global_batch_size = 0;
 };
 
 // optimizer may be null (a model-only checkpoint, as the best one is).

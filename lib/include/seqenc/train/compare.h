@@ -27,7 +27,8 @@ struct Comparison {
 // and writes run_dir/config.yaml. Every variant is validated before any
 // training starts. resume continues an interrupted comparison: runs with a
 // checkpoint resume (a finished one only re-evaluates), the others start.
+// With rank.group, every rank of a data-parallel run calls it; rank 0 writes.
 Comparison compare(const Config& config, const std::vector<std::string>& encoders, const std::string& run_dir,
-                   const TrainControl& control = {}, bool resume = false);
+                   const TrainControl& control = {}, bool resume = false, const Rank& rank = {});
 
 }  // namespace seqenc

@@ -27,7 +27,7 @@ SEQENC_CHOICES(DeviceKind, {DeviceKind::cpu, "cpu"}, {DeviceKind::cuda, "cuda"},
 struct TrainOptions {
   int64_t steps = 1000;  // set steps or epochs (the other 0)
   int64_t epochs = 0;
-  int64_t batch_size = 32;
+  int64_t batch_size = 32;  // per rank: the global batch is batch_size x world size
   double lr = 1e-3;
   OptimizerKind optimizer = OptimizerKind::adam;
   double weight_decay = 0.0;
@@ -43,6 +43,7 @@ struct TrainOptions {
   int64_t log_every = 50;                 // steps between training log lines
   int64_t early_stopping = 0;             // validations without improvement before stopping; 0: off
   bool bucket = false;                    // batch examples of similar length together
+  double dist_timeout_s = 60;             // data parallelism: rendezvous and collectives fail after this long
 };
 
 struct BenchOptions {

@@ -12,6 +12,7 @@
 #include "seqenc/nn/heads.h"
 #include "seqenc/train/checkpoint.h"
 #include "seqenc/train/config.h"
+#include "seqenc/train/distributed.h"
 #include "seqenc/train/evaluate.h"
 
 namespace seqenc {
@@ -38,23 +39,29 @@ struct TrainControl {
 // This process's place in a run. Rank 0 alone writes the run directory
 // (config, metrics, checkpoints, results, train.log): the Trainer's RunDir is
 // made a writer or not from this, the one place that decides. Every rank logs
-// to its console, with its rank when there is more than one.
+// to its console, with its rank when there is more than one. Ranks of a
+// data-parallel run share a ProcessGroup: each trains on its shard of every
+// global batch (train.batch_size x world_size) and gradients are averaged.
 struct Rank {
   int rank = 0;
   int world_size = 1;
+  std::shared_ptr<ProcessGroup> group;  // set when world_size > 1
   bool writes() const { return rank == 0; }
+  static Rank of(std::shared_ptr<ProcessGroup> group);  // this process's place in group (one process if null)
 };
 
 struct TrainOutcome {
   StopReason stop_reason = StopReason::completed;
   std::string run_dir;
   TrainingState state;
-  double train_loss = 0;   // mean over the last logging window
-  EvalResult valid, test;  // of the best checkpoint (completed and early-stopped runs)
-  std::string group_name;  // what the task's groups measure ("distance"), empty if none
-  double wall_s = 0;       // training time, evaluation excluded
-  double tokens_per_s = 0;
+  double train_loss = 0;    // mean over the last logging window
+  EvalResult valid, test;   // of the best checkpoint (completed and early-stopped runs)
+  std::string group_name;   // what the task's groups measure ("distance"), empty if none
+  double wall_s = 0;        // training time, evaluation excluded
+  double tokens_per_s = 0;  // of the global batch, all ranks together
   double peak_rss_mb = 0;
+  int world_size = 1;
+  CommStats comm;  // this rank's collectives during the run
   int64_t parameters = 0;
   int64_t seq_len = 0;  // n at which cost is given: the task's longest sequence
   EncoderCost cost;
@@ -98,7 +105,9 @@ class Trainer {
 // metrics.jsonl, checkpoint_last.pt, checkpoint_best.pt, vocab.txt,
 // labels.txt and result.json. resume continues from checkpoint_last.pt.
 // Refuses (ConfigError) to start over a directory that already holds a run.
-TrainOutcome train(const Config& config, const std::string& run_dir, bool resume, const TrainControl& control = {});
+// With rank.group, one rank of a data-parallel run (every rank calls it with the same arguments).
+TrainOutcome train(const Config& config, const std::string& run_dir, bool resume, const TrainControl& control = {},
+                   const Rank& rank = {});
 
 // A model for this configuration and task (vocabulary, classes, causality, max_len).
 SequenceModel build_model(const Config& config, const TaskData& task);

@@ -1,0 +1,72 @@
+// Data-parallel training on LibTorch's own c10d: ranks meet through a
+// TCPStore (rank 0 serves it) and talk through a Gloo process group. The
+// program reads RANK, WORLD_SIZE, ... from the environment and passes them in;
+// the library reads no environment.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+namespace seqenc {
+
+// Where this process stands in a data-parallel run (torchrun's variables).
+struct DistOptions {
+  int rank = 0;
+  int world_size = 1;
+  int local_rank = 0;
+  std::string master_addr = "127.0.0.1";
+  int master_port = 29500;
+  std::string interface;                     // network interface for Gloo (GLOO_SOCKET_IFNAME); empty: from master_addr
+  std::chrono::milliseconds timeout{60000};  // rendezvous and every collective
+};
+
+// Problems with the options ("RANK: ..."), e.g. a rank outside [0, WORLD_SIZE).
+std::vector<std::string> dist_problems(const DistOptions& options);
+
+// Communication done so far, for measurements.
+struct CommStats {
+  int64_t bytes = 0;  // payload handed to allreduce (per rank)
+  int64_t calls = 0;  // allreduce calls
+  double seconds = 0;
+};
+
+class ProcessGroup {
+ public:
+  // Rendezvous: rank 0 serves a TCPStore at master_addr:master_port and waits for world_size ranks; then a Gloo
+  // group with options.timeout. ConfigError (one line) when the port is taken, the master cannot be reached or
+  // not every rank joins within the timeout.
+  explicit ProcessGroup(const DistOptions& options);
+  ~ProcessGroup();
+  ProcessGroup(const ProcessGroup&) = delete;
+  ProcessGroup& operator=(const ProcessGroup&) = delete;
+
+  int rank() const;
+  int world_size() const;
+
+  // ConfigError on every rank unless all ranks pass the same text (e.g. the resolved configuration); names the
+  // ranks that differ from rank 0.
+  void check_same(const std::string& text, const std::string& what);
+  // Rank 0's values into every rank's tensors, in place.
+  void broadcast(const std::vector<torch::Tensor>& tensors);
+  // Sums in place over ranks, flattened into buckets of about bucket_bytes (all in flight at once).
+  void allreduce_sum(const std::vector<torch::Tensor>& tensors, int64_t bucket_bytes = kBucketBytes);
+  // The largest value over ranks.
+  int64_t allreduce_max(int64_t value);
+
+  const CommStats& stats() const;
+
+  static constexpr int64_t kBucketBytes = 25 << 20;  // as PyTorch's DDP
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Flat buckets of about bucket_bytes over tensors of one dtype, in order; a tensor larger than a bucket is a bucket.
+std::vector<std::vector<size_t>> bucket_tensors(const std::vector<torch::Tensor>& tensors, int64_t bucket_bytes);
+
+}  // namespace seqenc

@@ -1,0 +1,279 @@
+#include "seqenc/train/distributed.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/torch.h>
+
+#include "seqenc/error.h"
+#include "seqenc/strings.h"
+
+namespace seqenc {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool is_loopback(const std::string& addr) { return addr == "localhost" || addr.rfind("127.", 0) == 0; }
+
+std::vector<uint8_t> bytes_of(const std::string& s) { return {s.begin(), s.end()}; }
+std::string string_of(const std::vector<uint8_t>& b) { return {b.begin(), b.end()}; }
+
+// FNV-1a: the same on every machine and build, unlike std::hash.
+int64_t digest(const std::string& text) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+  return static_cast<int64_t>(h);
+}
+
+std::string hostname() {
+  char buf[256] = {};
+  gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+// A local process that has exited (gone, or a zombie not yet reaped).
+bool process_gone(long pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;
+  const auto paren = line.rfind(')');
+  return paren != std::string::npos && paren + 2 < line.size() && (line[paren + 2] == 'Z' || line[paren + 2] == 'X');
+}
+
+}  // namespace
+
+std::vector<std::string> dist_problems(const DistOptions& o) {
+  std::vector<std::string> p;
+  if (o.world_size < 1) p.push_back("WORLD_SIZE: must be >= 1, got " + std::to_string(o.world_size));
+  if (o.rank < 0 || o.rank >= o.world_size)
+    p.push_back(fmt::format("RANK: must be in [0, WORLD_SIZE {}), got {}", o.world_size, o.rank));
+  if (o.local_rank < 0) p.push_back("LOCAL_RANK: must be >= 0, got " + std::to_string(o.local_rank));
+  if (o.master_port < 1 || o.master_port > 65535)
+    p.push_back("MASTER_PORT: must be in [1, 65535], got " + std::to_string(o.master_port));
+  if (o.master_addr.empty()) p.push_back("MASTER_ADDR: empty");
+  if (o.timeout.count() <= 0) p.push_back("timeout: must be > 0");
+  return p;
+}
+
+std::vector<std::vector<size_t>> bucket_tensors(const std::vector<torch::Tensor>& tensors, int64_t bucket_bytes) {
+  std::vector<std::vector<size_t>> buckets;
+  int64_t bytes = 0;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const auto size = tensors[i].numel() * static_cast<int64_t>(tensors[i].element_size());
+    const bool same_dtype = !buckets.empty() && tensors[buckets.back().front()].dtype() == tensors[i].dtype();
+    if (buckets.empty() || !same_dtype || bytes + size > bucket_bytes) {
+      if (buckets.empty() || !buckets.back().empty()) buckets.emplace_back();
+      bytes = 0;
+    }
+    buckets.back().push_back(i);
+    bytes += size;
+  }
+  return buckets;
+}
+
+struct ProcessGroup::Impl {
+  DistOptions options;
+  c10::intrusive_ptr<c10d::TCPStore> store;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+  std::vector<std::pair<std::string, long>> peers;  // (host, pid) of each rank
+  CommStats stats;
+
+  std::string where() const { return fmt::format("{}:{}", options.master_addr, options.master_port); }
+
+  void connect_store() {
+    c10d::TCPStoreOptions o;
+    o.port = static_cast<uint16_t>(options.master_port);
+    o.isServer = options.rank == 0;
+    o.numWorkers = static_cast<size_t>(options.world_size);
+    o.waitWorkers = true;
+    o.timeout = options.timeout;
+    const double timeout_s = static_cast<double>(options.timeout.count()) / 1000;
+    try {
+      store = c10::make_intrusive<c10d::TCPStore>(options.master_addr, o);
+    } catch (const std::exception& e) {
+      const std::string why = first_line(e.what()), l = lower(why);
+      if (options.rank == 0 && (l.find("in use") != std::string::npos || l.find("listen") != std::string::npos ||
+                                l.find("bind") != std::string::npos)) {
+        throw ConfigError(fmt::format(
+            "MASTER_PORT {}: rank 0 cannot serve the rendezvous on {} (the port is in use or the address is not "
+            "this machine's); choose another --master-port ({})",
+            options.master_port, where(), why));
+      }
+      if (options.rank == 0) {
+        throw ConfigError(
+            fmt::format("rank 0: not every one of the {} ranks joined the rendezvous at {} within {} s ({})",
+                        options.world_size, where(), timeout_s, why));
+      }
+      throw ConfigError(fmt::format(
+          "rank {}: cannot reach the master at {} within {} s; check MASTER_ADDR / MASTER_PORT (--master-addr, "
+          "--master-port) and that rank 0 is running ({})",
+          options.rank, where(), timeout_s, why));
+    }
+  }
+
+  void create_group() {
+    auto o = c10d::ProcessGroupGloo::Options::create(options.timeout);
+    if (!options.interface.empty()) {
+      o->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(options.interface));
+    } else if (is_loopback(options.master_addr)) {
+      o->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+    } else {
+      o->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    }
+    o->threads = 2;
+    try {
+      group = c10::make_intrusive<c10d::ProcessGroupGloo>(store, options.rank, options.world_size, o);
+    } catch (const std::exception& e) {
+      throw ConfigError(fmt::format("rank {}: the Gloo process group did not form within {} s ({})", options.rank,
+                                    static_cast<double>(options.timeout.count()) / 1000, first_line(e.what())));
+    }
+  }
+
+  void exchange_peers() {
+    store->set("seqenc/pid/" + std::to_string(options.rank), bytes_of(hostname() + " " + std::to_string(getpid())));
+    for (int r = 0; r < options.world_size; ++r) {
+      const auto entry = string_of(store->get("seqenc/pid/" + std::to_string(r)));
+      const auto space = entry.rfind(' ');
+      peers.emplace_back(entry.substr(0, space), std::stol(entry.substr(space + 1)));
+    }
+  }
+
+  // The ranks that have gone, as far as this machine can tell.
+  std::string failed_ranks() const {
+    if (options.world_size == 2) return "rank " + std::to_string(1 - options.rank);
+    const auto here = hostname();
+    std::vector<std::string> gone;
+    for (int attempt = 0; attempt < 20 && gone.empty(); ++attempt) {
+      if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      for (int r = 0; r < options.world_size; ++r) {
+        if (r != options.rank && peers[static_cast<size_t>(r)].first == here &&
+            process_gone(peers[static_cast<size_t>(r)].second)) {
+          gone.push_back(std::to_string(r));
+        }
+      }
+    }
+    if (gone.empty()) return "a peer rank";
+    return (gone.size() == 1 ? "rank " : "ranks ") + join(gone, ", ");
+  }
+
+  void wait(const c10::intrusive_ptr<c10d::Work>& work, const char* op) {
+    try {
+      work->wait();
+    } catch (const std::exception& e) {
+      const std::string why = first_line(e.what());
+      const bool timed_out = lower(why).find("timed out") != std::string::npos;
+      throw std::runtime_error(fmt::format(
+          "rank {}: {} during {} ({}); stopping. Checkpoints are written by rank 0 only and stay intact", options.rank,
+          timed_out ? fmt::format("no answer from {} within train.dist_timeout_s ({} s)", failed_ranks(),
+                                  static_cast<double>(options.timeout.count()) / 1000)
+                    : failed_ranks() + " failed or left",
+          op, why));
+    }
+  }
+};
+
+ProcessGroup::ProcessGroup(const DistOptions& options) : impl_(std::make_unique<Impl>()) {
+  if (auto p = dist_problems(options); !p.empty()) throw ConfigError(join(p, "; "));
+  impl_->options = options;
+  impl_->connect_store();
+  impl_->create_group();
+  impl_->exchange_peers();
+}
+
+ProcessGroup::~ProcessGroup() = default;
+
+int ProcessGroup::rank() const { return impl_->options.rank; }
+int ProcessGroup::world_size() const { return impl_->options.world_size; }
+const CommStats& ProcessGroup::stats() const { return impl_->stats; }
+
+void ProcessGroup::check_same(const std::string& text, const std::string& what) {
+  const auto start = Clock::now();
+  std::vector<torch::Tensor> input{torch::tensor({digest(text)}, torch::kLong)};
+  std::vector<std::vector<torch::Tensor>> output(1);
+  for (int r = 0; r < world_size(); ++r) output[0].push_back(torch::zeros({1}, torch::kLong));
+  impl_->wait(impl_->group->allgather(output, input), "the configuration check");
+  impl_->stats.seconds += seconds_since(start);
+  std::vector<std::string> differ;
+  const auto reference = output[0][0].item<int64_t>();
+  for (int r = 1; r < world_size(); ++r) {
+    if (output[0][static_cast<size_t>(r)].item<int64_t>() != reference) differ.push_back(std::to_string(r));
+  }
+  if (!differ.empty()) {
+    const auto other = output[0][static_cast<size_t>(std::stoi(differ[0]))].item<int64_t>();
+    throw ConfigError(fmt::format(
+        "{} differs from that of rank 0 (digest {:016x} against {:016x}); start every rank with the same --config "
+        "and --set",
+        differ.size() == 1 ? "rank " + differ[0] + "'s " + what : "ranks " + join(differ, ", ") + ": their " + what,
+        static_cast<uint64_t>(other), static_cast<uint64_t>(reference)));
+  }
+}
+
+void ProcessGroup::broadcast(const std::vector<torch::Tensor>& tensors) {
+  const auto start = Clock::now();
+  for (const auto& bucket : bucket_tensors(tensors, kBucketBytes)) {
+    std::vector<torch::Tensor> parts;
+    for (auto i : bucket) parts.push_back(tensors[i].detach().reshape({-1}));
+    std::vector<torch::Tensor> flat{torch::cat(parts).contiguous()};
+    impl_->wait(impl_->group->broadcast(flat), "a broadcast from rank 0");
+    int64_t offset = 0;
+    for (auto i : bucket) {
+      auto t = tensors[i].detach();
+      t.copy_(flat[0].narrow(0, offset, t.numel()).view(t.sizes()));
+      offset += t.numel();
+    }
+  }
+  impl_->stats.seconds += seconds_since(start);
+}
+
+void ProcessGroup::allreduce_sum(const std::vector<torch::Tensor>& tensors, int64_t bucket_bytes) {
+  const auto start = Clock::now();
+  const auto buckets = bucket_tensors(tensors, bucket_bytes);
+  std::vector<std::vector<torch::Tensor>> flats;
+  std::vector<c10::intrusive_ptr<c10d::Work>> works;
+  for (const auto& bucket : buckets) {
+    std::vector<torch::Tensor> parts;
+    for (auto i : bucket) parts.push_back(tensors[i].detach().reshape({-1}));
+    flats.push_back({torch::cat(parts)});
+    impl_->stats.bytes += flats.back()[0].numel() * static_cast<int64_t>(flats.back()[0].element_size());
+    ++impl_->stats.calls;
+    works.push_back(impl_->group->allreduce(flats.back()));  // Gloo's threads run them while we queue the next
+  }
+  for (size_t b = 0; b < buckets.size(); ++b) {
+    impl_->wait(works[b], "the gradient allreduce");
+    int64_t offset = 0;
+    for (auto i : buckets[b]) {
+      auto t = tensors[i].detach();
+      t.copy_(flats[b][0].narrow(0, offset, t.numel()).view(t.sizes()));
+      offset += t.numel();
+    }
+  }
+  impl_->stats.seconds += seconds_since(start);
+}
+
+int64_t ProcessGroup::allreduce_max(int64_t value) {
+  const auto start = Clock::now();
+  std::vector<torch::Tensor> t{torch::tensor({value}, torch::kLong)};
+  c10d::AllreduceOptions o;
+  o.reduceOp = c10d::ReduceOp::MAX;
+  impl_->wait(impl_->group->allreduce(t, o), "the agreement on stopping");
+  impl_->stats.seconds += seconds_since(start);
+  return t[0].item<int64_t>();
+}
+
+}  // namespace seqenc
