@@ -173,14 +173,15 @@ int launch_workers(const LaunchArgs& args, const std::vector<std::string>& worke
 
   // Wait for every worker; once one has failed, the others get the collectives' timeout to notice and stop.
   using Clock = std::chrono::steady_clock;
-  std::optional<Clock::time_point> deadline;
+  // After a failure, when the survivors are killed; time_point::max(): no failure yet (or already killed).
+  auto deadline = Clock::time_point::max();
   int result = 0, remaining = args.nproc;
   bool killed = false;  // the rest were killed here: their ends need no words
   while (remaining > 0) {
     int status = 0;
     const pid_t pid = waitpid(-1, &status, WNOHANG);
     if (pid <= 0) {
-      if (deadline && Clock::now() > *deadline) {
+      if (Clock::now() > deadline) {
         for (int i = 0; i < args.nproc; ++i) {
           if (g_workers[i] <= 0) continue;
           fmt::print(stderr, "seqenc: error: rank {} (pid {}) did not stop within {:.0f} s of a failure; killed\n",
@@ -188,7 +189,7 @@ int launch_workers(const LaunchArgs& args, const std::vector<std::string>& worke
           kill(g_workers[i], SIGKILL);
         }
         killed = true;
-        deadline.reset();
+        deadline = Clock::time_point::max();
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       continue;
