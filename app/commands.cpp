@@ -206,7 +206,7 @@ int predict_command(const PredictArgs& args) {
   use_threads(1);
   std::vector<std::string> classes;
   const auto precision = *parse_choice<Precision>(args.precision);  // main.cpp admits the names only
-  if (precision == Precision::bf16) check_precision(precision, torch::kCPU);
+  check_precision(precision, torch::kCPU);
   for (const auto& p : predict_file(args.model, args.input, &classes, precision)) {
     print_prediction(p, classes, args.json);
   }

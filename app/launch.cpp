@@ -19,6 +19,7 @@
 #include <glog/logging.h>
 
 #include "process.h"
+#include "seqenc/train/distributed.h"
 
 extern char** environ;
 
@@ -39,22 +40,6 @@ int parse_int(const std::string& what, const std::string& text) {
     if (used == text.size()) return v;
   } catch (const std::exception&) {}
   throw ConfigError(what + ": expected an integer, got '" + text + "'");
-}
-
-// A port free on this machine now (the kernel's choice), for a one-machine rendezvous.
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    if (fd >= 0) close(fd);
-    throw std::runtime_error(std::string("cannot find a free port: ") + std::strerror(errno));
-  }
-  close(fd);
-  return ntohs(addr.sin_port);
 }
 
 // Whether rank 0 could serve the rendezvous on this port (as the TCPStore binds: any address, SO_REUSEADDR).

@@ -27,19 +27,6 @@ using json = nlohmann::json;
 
 namespace {
 
-// A port nobody listens on now.
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 // A small lag task; dropout 0 so that runs compare exactly.
 const std::string kSmall =
     " --set model.num_hiddens=16 --set model.num_layers=1 --set model.num_heads=2 --set model.ffn_num_hiddens=16"

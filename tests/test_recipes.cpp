@@ -3,10 +3,9 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 
+#include "cli.h"
 #include "helpers.h"
 #include "seqenc/data/dataset.h"
 #include "seqenc/tools/comparison_report.h"
@@ -16,6 +15,7 @@
 using namespace seqenc;
 using seqenc::test::fresh_dir;
 using seqenc::test::quietly;
+using seqenc::test::slurp;
 namespace fs = std::filesystem;
 
 namespace {
@@ -35,13 +35,6 @@ double best_accuracy(const std::vector<std::string>& overrides, const std::strin
   REQUIRE(outcome.stop_reason == StopReason::completed);
   fs::remove_all(dir);
   return outcome.state.best_metric;
-}
-
-std::string read(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 }  // namespace
@@ -138,12 +131,12 @@ TEST_CASE("compare trains each encoder with its own recipe, and its report says 
   CHECK(cnn.train.lr == 0.001);
   CHECK(cnn.model.dropout == 0.1);
   // The comparison's own configuration leaves those keys to the recipes, so that --resume gives them again.
-  const auto top = read(dir / "config.yaml");
+  const auto top = slurp(dir / "config.yaml");
   CHECK_THAT(top, Catch::Contains("left to each encoder's recipe: model.dropout, train.lr"));
   auto resumed = load_config((dir / "config.yaml").string(), {"model.encoder=cnn"});
   CHECK(resumed.train.lr == 0.001);
   write_comparison_report(result, dir.string());
-  const auto report = read(dir / "report.md");
+  const auto report = slurp(dir / "report.md");
   CHECK_THAT(report, Catch::Contains("- transformer: default (token embeddings N(0, 1/d)"));
   CHECK_THAT(report, Catch::Contains("- cnn: default"));
   fs::remove_all(dir);

@@ -289,9 +289,8 @@ std::vector<RecipeSetting> recipe_settings(const std::string& encoder, Recipe re
 }
 
 void apply_recipe(Config& config) {
-  const Config defaults;
-  Config scratch = defaults;
-  Schema current(config), initial(scratch);
+  Config defaults;
+  Schema current(config), initial(defaults);
   config.recipe_applied.clear();
   for (const auto& encoder : encoder_names()) {  // first undo what another encoder's recipe set
     for (const auto& s : recipe_settings(encoder, Recipe::standard)) {
@@ -445,8 +444,8 @@ std::string to_yaml(const Config& config, const std::set<std::string>& omit) {
 void save_config(const Config& config, const std::string& path, const std::set<std::string>& omit) {
   std::string header = "# seqenc resolved configuration: defaults < config file < --set\n";
   if (!omit.empty()) {
-    header += "# left to each encoder's recipe: " + join(std::vector<std::string>(omit.begin(), omit.end()), ", ") +
-              "\n";
+    header +=
+        "# left to each encoder's recipe: " + join(std::vector<std::string>(omit.begin(), omit.end()), ", ") + "\n";
   }
   write_file_atomic(path, header + to_yaml(config, omit));
 }

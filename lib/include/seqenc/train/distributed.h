@@ -66,6 +66,9 @@ class ProcessGroup {
   std::unique_ptr<Impl> impl_;
 };
 
+// A loopback port free on this machine now (the kernel's choice), for a one-machine rendezvous.
+int free_port();
+
 // Flat buckets of about bucket_bytes over tensors of one dtype, in order; a tensor larger than a bucket is a bucket.
 std::vector<std::vector<size_t>> bucket_tensors(const std::vector<torch::Tensor>& tensors, int64_t bucket_bytes);
 
