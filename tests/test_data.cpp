@@ -10,7 +10,9 @@
 #include "seqenc/data/batching.h"
 #include "seqenc/data/synthetic.h"
 #include "seqenc/data/text_files.h"
+#include "seqenc/data/token_counts.h"
 #include "seqenc/nn/heads.h"
+#include "seqenc/strings.h"
 
 using namespace seqenc;
 namespace fs = std::filesystem;
@@ -376,4 +378,67 @@ TEST_CASE("input limits: CRLF, a byte-order mark, NUL bytes, huge lines, empty s
   CHECK(task.vocab.size() == 40);
   CHECK_FALSE(task.vocab.contains("rare7"));
   CHECK(task.train.tokens[0] == kUnkId);
+}
+
+TEST_CASE("counting the vocabulary holds at most data.max_distinct_tokens tokens and says when it pruned",
+          "[data][files]") {
+  TokenCounts exact(10);
+  for (const auto* t : {"b", "a", "b", "c"}) exact.add(t);
+  CHECK(exact.floor() == 0);
+  CHECK(exact.in_first_use_order() == std::vector<std::pair<std::string, int64_t>>{{"b", 2}, {"a", 1}, {"c", 1}});
+  // 10,000 tokens seen once among 20 seen every line: the table never passes its bound, the frequent survive.
+  TokenCounts bounded(100);
+  int64_t largest = 0;
+  for (int i = 0; i < 10000; ++i) {
+    bounded.add("rare" + std::to_string(i));
+    bounded.add("w" + std::to_string(i % 20));
+    largest = std::max(largest, bounded.distinct());
+  }
+  CHECK(largest <= 100);
+  CHECK(bounded.floor() == 1);
+  const auto counts = bounded.in_first_use_order();
+  for (int w = 0; w < 20; ++w) {
+    const auto it =
+        std::find_if(counts.begin(), counts.end(), [&](const auto& c) { return c.first == "w" + std::to_string(w); });
+    REQUIRE(it != counts.end());
+    CHECK(it->second >= 500 - bounded.floor());  // low by at most floor()
+  }
+  // Through a file: the same vocabulary as exact counting, and a warning naming the key.
+  std::string lines;
+  for (int i = 0; i < 3000; ++i) lines += "rare" + std::to_string(i) + " w" + std::to_string(i % 20) + "\tpos\n";
+  TempFile f(lines);
+  DataOptions o;
+  o.task = "tsv_classify";
+  o.train = o.valid = o.test = f.str();
+  o.max_vocab = 25;
+  const auto exact_task = load_task(o);
+  o.max_distinct_tokens = 50;
+  const auto pruned = load_task(o);
+  const auto& a = pruned.vocab.tokens();
+  const auto& b = exact_task.vocab.tokens();
+  CHECK(std::set<std::string>(a.begin(), a.end()) == std::set<std::string>(b.begin(), b.end()));
+  CHECK_THAT(join(pruned.warnings(), "\n"), Catch::Contains("data.max_distinct_tokens (50)"));
+  CHECK(exact_task.warnings().empty());
+  o.max_distinct_tokens = 10;
+  CHECK_THROWS_WITH(load_task(o), Catch::Contains("data.max_distinct_tokens: must be >= data.max_vocab"));
+}
+
+TEST_CASE("vocabulary and labels files: an empty or repeated entry is an error naming file and line", "[data][files]") {
+  TempFile repeated("<pad>\n<unk>\n<bos>\n<eos>\n<cls>\nfilm\nthe\nfilm\n", "vocab.txt");
+  CHECK_THROWS_WITH(Vocabulary::load(repeated.str()), repeated.str() + ":8: entry repeats line 6");
+  TempFile empty("neg\n\npos\n", "labels.txt");
+  CHECK_THROWS_WITH(load_lines(empty.str()), empty.str() + ":2: empty entry");
+  TempFile foreign("film\n", "vocab.txt");
+  CHECK_THROWS_WITH(Vocabulary::load(foreign.str()), Catch::StartsWith(foreign.str() + ": vocabulary does not start"));
+  // Entries are kept byte for byte: a char-tokenizer vocabulary may hold a space or a carriage return.
+  const std::vector<std::string> odd = {"<pad>", "<unk>", "<bos>", "<eos>", "<cls>", " ", "\r", "\xc3\xa9"};
+  TempFile saved("", "vocab.txt");
+  save_lines(saved.str(), odd);
+  CHECK(load_lines(saved.str()) == odd);
+}
+
+TEST_CASE("an error message is one line whatever it quotes", "[data]") {
+  CHECK(std::string(DataError("f.tsv:1: label 'a\nb\r\x01' was not seen").what()) ==
+        "f.tsv:1: label 'a\\nb\\r\\x01' was not seen");
+  CHECK(std::string(ConfigError("tabs\tstay").what()) == "tabs\tstay");
 }

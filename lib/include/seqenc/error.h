@@ -2,12 +2,15 @@
 // program maps any of them to one line and exit 2.
 #pragma once
 #include <stdexcept>
+#include <string>
 
 namespace seqenc {
 
 class Error : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  // One line whatever the message quotes from a user's file: line breaks and other control characters are
+  // written as escapes (\n, \x01).
+  explicit Error(const std::string& message);
 };
 
 class ModelError : public Error {  // nn: invalid model options

@@ -80,6 +80,7 @@ void file_problems(const DataOptions& d, std::vector<std::string>& p) {
   need(d.min_freq >= 1, "data.min_freq: must be >= 1");
   need(d.max_vocab > kNumSpecialTokens, "data.max_vocab: must be > " + std::to_string(kNumSpecialTokens));
   need(d.max_line_bytes >= 1, "data.max_line_bytes: must be >= 1");
+  need(d.max_distinct_tokens >= d.max_vocab, "data.max_distinct_tokens: must be >= data.max_vocab");
 }
 }  // namespace
 

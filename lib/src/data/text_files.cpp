@@ -6,6 +6,8 @@
 #include <set>
 #include <unordered_map>
 
+#include "seqenc/data/line_reader.h"
+#include "seqenc/data/token_counts.h"
 #include "seqenc/strings.h"
 
 namespace seqenc {
@@ -16,44 +18,10 @@ HeadKind head_for_format(const std::string& format) {
   return format == "tsv_classify" ? HeadKind::classify : format == "tsv_tag" ? HeadKind::tag : HeadKind::lm;
 }
 
-bool is_valid_utf8(const std::string& s) {
-  size_t i = 0;
-  const size_t n = s.size();
-  while (i < n) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      cp = c & 0x07;
-    } else
-      return false;
-    if (i + len > n) return false;
-    for (size_t k = 1; k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    // Overlong forms, surrogates and values past U+10FFFF are invalid.
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
-    i += len;
-  }
-  return true;
-}
-
 namespace {
+
+// More distinct labels than this is a file whose label column is not a label.
+constexpr int64_t kMaxLabels = 1000000;
 
 std::vector<std::string> split_whitespace(const std::string& text) {
   std::vector<std::string> out;
@@ -74,46 +42,6 @@ std::string trim(const std::string& s) {
   while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
   return s.substr(b, e - b);
 }
-
-// Streams a UTF-8 file line by line, naming file and line in every error. Defined behaviour for what text files
-// carry: CRLF line ends and a UTF-8 byte-order mark are accepted (stripped); a NUL byte, invalid UTF-8 or a line
-// longer than max_line_bytes is an error (the line is never held whole past that bound, so memory stays bounded).
-class LineReader {
- public:
-  LineReader(const std::string& path, int64_t max_line_bytes)
-      : path_(path), in_(path, std::ios::binary), max_bytes_(static_cast<size_t>(max_line_bytes)) {
-    if (path.empty()) throw DataError("no data file given");
-    if (!in_) throw DataError(path + ": cannot open file");
-  }
-  bool next(std::string& line) {
-    line.clear();
-    auto* buffer = in_.rdbuf();
-    int c = buffer->sbumpc();
-    if (c == std::char_traits<char>::eof()) return false;
-    ++number_;
-    for (; c != std::char_traits<char>::eof() && c != '\n'; c = buffer->sbumpc()) {
-      if (line.size() >= max_bytes_) {
-        fail("line longer than data.max_line_bytes (" + std::to_string(max_bytes_) + " bytes)");
-      }
-      line.push_back(static_cast<char>(c));
-    }
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (number_ == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // a byte-order mark
-    if (line.find('\0') != std::string::npos) fail("NUL byte (is this a text file?)");
-    if (!is_valid_utf8(line)) fail("invalid UTF-8");
-    return true;
-  }
-  [[noreturn]] void fail(const std::string& message) const {
-    throw DataError(path_ + ":" + std::to_string(number_) + ": " + message);
-  }
-  int64_t number() const { return number_; }
-
- private:
-  std::string path_;
-  std::ifstream in_;
-  size_t max_bytes_;
-  int64_t number_ = 0;
-};
 
 // One parsed line of a training-format file.
 struct Record {
@@ -264,8 +192,7 @@ TaskData load_file_task(const DataOptions& o) {
   task.causal = task.head == HeadKind::lm;
 
   // Pass 1: vocabulary and labels from the training split only.
-  std::unordered_map<std::string, int64_t> index;
-  std::vector<std::pair<std::string, int64_t>> counts;
+  TokenCounts counts(o.max_distinct_tokens);
   std::set<std::string> labels;
   {
     LineReader reader(o.train, o.max_line_bytes);
@@ -276,16 +203,15 @@ TaskData load_file_task(const DataOptions& o) {
       if (!parse_line(line, o, true, reader, r)) continue;
       ++examples;
       if (single_file && split_of(o.seed, reader.number(), o.valid_ratio, o.test_ratio) != 0) continue;
-      for (const auto& t : r.tokens) {
-        auto [it, inserted] = index.emplace(t, static_cast<int64_t>(counts.size()));
-        if (inserted) counts.emplace_back(t, 0);
-        ++counts[it->second].second;
-      }
+      for (const auto& t : r.tokens) counts.add(t);
       labels.insert(r.labels.begin(), r.labels.end());
+      if (static_cast<int64_t>(labels.size()) > kMaxLabels) {
+        reader.fail("more than " + std::to_string(kMaxLabels) + " distinct labels (is the label column right?)");
+      }
     }
     if (examples == 0) throw DataError(o.train + ": file is empty");
   }
-  task.vocab = Vocabulary::build(counts, o.min_freq, o.max_vocab);
+  task.vocab = Vocabulary::build(counts.in_first_use_order(), o.min_freq, o.max_vocab);
   task.label_names =
       task.head == HeadKind::lm ? task.vocab.tokens() : std::vector<std::string>(labels.begin(), labels.end());
 
@@ -303,6 +229,12 @@ TaskData load_file_task(const DataOptions& o) {
   if (task.train.size() == 0) throw DataError(o.train + ": the training split is empty");
   if (task.valid.size() == 0 || task.test.size() == 0) {
     throw DataError(o.train + ": the validation or test split is empty; give more lines or larger ratios");
+  }
+  if (counts.floor() > 0) {
+    task.train.warnings.push_back(
+        o.train + ": more than data.max_distinct_tokens (" + std::to_string(o.max_distinct_tokens) +
+        ") distinct tokens: rare ones were pruned while counting, a count may be low by up to " +
+        std::to_string(counts.floor()) + " (raise the key to count exactly)");
   }
   return task;
 }

@@ -63,7 +63,14 @@ const std::string& Vocabulary::token(int64_t id) const {
 
 void Vocabulary::save(const std::string& path) const { save_lines(path, tokens_); }
 
-Vocabulary Vocabulary::load(const std::string& path) { return Vocabulary(load_lines(path)); }
+Vocabulary Vocabulary::load(const std::string& path) {
+  const auto tokens = load_lines(path);
+  try {
+    return Vocabulary(tokens);
+  } catch (const DataError& e) {
+    throw DataError(path + ": " + e.what());
+  }
+}
 
 void save_lines(const std::string& path, const std::vector<std::string>& lines) {
   std::string text;
@@ -75,8 +82,17 @@ std::vector<std::string> load_lines(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DataError(path + ": cannot open file");
   std::vector<std::string> lines;
+  std::unordered_map<std::string, size_t> seen;  // a repeated entry would shift every id after it
   std::string line;
-  while (std::getline(in, line)) lines.push_back(line);
+  while (std::getline(in, line)) {
+    const auto number = lines.size() + 1;
+    if (line.empty()) throw DataError(path + ":" + std::to_string(number) + ": empty entry");
+    auto [it, inserted] = seen.emplace(line, number);
+    if (!inserted) {
+      throw DataError(path + ":" + std::to_string(number) + ": entry repeats line " + std::to_string(it->second));
+    }
+    lines.push_back(line);
+  }
   return lines;
 }
 

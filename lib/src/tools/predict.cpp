@@ -7,6 +7,7 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 
+#include "seqenc/data/line_reader.h"
 #include "seqenc/data/text_files.h"
 #include "seqenc/error.h"
 #include "seqenc/tools/export.h"
@@ -29,7 +30,95 @@ void check_export_format(const std::string& path, const nlohmann::json& info) {
                       " reads (format " + std::to_string(kExportFormatVersion) + "); use a newer seqenc");
   }
 }
+
+// What predict needs from an export's seqenc.json; a damaged one is one line, never a JSON library's exception.
+struct ExportInfo {
+  HeadKind head;
+  Tokenizer tokenizer;
+  int64_t max_len;
+  std::vector<std::string> labels;
+  Vocabulary vocab;
+};
+
+ExportInfo export_info(const std::string& path, const nlohmann::json& info) {
+  try {
+    const auto head = parse_choice<HeadKind>(info.value("head", ""));
+    const auto tokenizer = parse_choice<Tokenizer>(info.value("tokenizer", ""));
+    if (!head || !tokenizer) throw ExportError(path + ": unknown head or tokenizer in seqenc.json");
+    const auto max_len = info.at("max_len").get<int64_t>();
+    if (max_len < 1) throw ExportError(path + ": max_len " + std::to_string(max_len) + " in seqenc.json");
+    return {*head, *tokenizer, max_len, info.at("labels").get<std::vector<std::string>>(),
+            Vocabulary(info.at("vocab").get<std::vector<std::string>>())};
+  } catch (const nlohmann::json::exception& e) {
+    throw ExportError(path + ": damaged seqenc.json (" + e.what() + ")");
+  } catch (const DataError& e) {
+    throw ExportError(path + ": seqenc.json: " + e.what());
+  }
+}
+
+// Predicts sequences [start, end) as one padded batch, appending to out.
+void predict_batch(torch::jit::Module& module, const ExportInfo& e, const std::vector<std::vector<int64_t>>& sequences,
+                   size_t start, size_t end, Precision precision, std::vector<Prediction>& out) {
+  int64_t n = 1;
+  for (size_t i = start; i < end; ++i) n = std::max<int64_t>(n, static_cast<int64_t>(sequences[i].size()));
+  auto tokens = torch::full({static_cast<int64_t>(end - start), n}, kPadId, torch::kLong);
+  auto lens = torch::empty({static_cast<int64_t>(end - start)}, torch::kLong);
+  for (size_t i = start; i < end; ++i) {
+    const auto b = static_cast<int64_t>(i - start), len = static_cast<int64_t>(sequences[i].size());
+    lens[b] = len;
+    tokens[b].slice(0, 0, len).copy_(torch::tensor(sequences[i], torch::kLong));
+  }
+  torch::Tensor logits;
+  {
+    PrecisionScope scope(precision);
+    logits = module.forward({tokens, lens}).toTensor();
+  }
+  auto probs = torch::softmax(logits.to(torch::kFloat64), -1);
+  auto [best, index] = probs.max(-1);
+  // Read results through flat pointers: one .item() per token would dominate a long file.
+  best = best.contiguous();
+  index = index.contiguous();
+  const double* best_p = best.data_ptr<double>();
+  const int64_t* index_p = index.data_ptr<int64_t>();
+  const int64_t row = e.head == HeadKind::classify ? 1 : n;
+  for (size_t i = start; i < end; ++i) {
+    const auto b = static_cast<int64_t>(i - start);
+    Prediction p;
+    if (e.head == HeadKind::classify) {
+      p.labels.push_back(e.labels.at(static_cast<size_t>(index_p[b])));
+      p.probabilities.push_back(best_p[b]);
+      auto row = probs[b].contiguous();
+      p.distribution.emplace_back(row.data_ptr<double>(), row.data_ptr<double>() + row.numel());
+    } else {
+      for (int64_t j = 0; j < static_cast<int64_t>(sequences[i].size()); ++j) {
+        p.labels.push_back(e.labels.at(static_cast<size_t>(index_p[b * row + j])));
+        p.probabilities.push_back(best_p[b * row + j]);
+      }
+    }
+    out.push_back(std::move(p));
+  }
+}
+
 }  // namespace
+
+std::vector<std::vector<int64_t>> read_prediction_input(const std::string& path, HeadKind head, Tokenizer tokenizer,
+                                                        int64_t max_len, const Vocabulary& vocab,
+                                                        int64_t max_line_bytes) {
+  LineReader reader(path, max_line_bytes);
+  std::vector<std::vector<int64_t>> sequences;
+  std::string line;
+  while (reader.next(line)) {
+    const auto text = head == HeadKind::lm ? line : line.substr(0, line.find('\t'));  // labels, if any, are ignored
+    auto tokens = tokenize(text, tokenizer);
+    if (tokens.empty()) continue;
+    if (static_cast<int64_t>(tokens.size()) > max_len) tokens.resize(static_cast<size_t>(max_len));
+    std::vector<int64_t> ids;
+    for (const auto& t : tokens) ids.push_back(vocab.id(t));
+    sequences.push_back(std::move(ids));
+  }
+  if (sequences.empty()) throw DataError(path + ": no lines to predict");
+  return sequences;
+}
 
 std::vector<Prediction> predict_file(const std::string& model_path, const std::string& input_path,
                                      std::vector<std::string>* class_names, Precision precision) {
@@ -48,76 +137,16 @@ std::vector<Prediction> predict_file(const std::string& model_path, const std::s
     throw ExportError(model_path + ": not a seqenc export (no seqenc.json inside)");
   }
   check_export_format(model_path, info);
-  const auto head = parse_choice<HeadKind>(info.value("head", ""));
-  const auto tokenizer = parse_choice<Tokenizer>(info.value("tokenizer", ""));
-  if (!head || !tokenizer) throw ExportError(model_path + ": unknown head or tokenizer in seqenc.json");
-  const auto max_len = info["max_len"].get<int64_t>();
-  const auto labels = info["labels"].get<std::vector<std::string>>();
-  Vocabulary vocab(info["vocab"].get<std::vector<std::string>>());
-  if (class_names) *class_names = labels;
+  const auto e = export_info(model_path, info);
+  if (class_names) *class_names = e.labels;
 
-  std::ifstream in(input_path, std::ios::binary);
-  if (!in) throw DataError(input_path + ": cannot open file");
-  std::vector<std::vector<int64_t>> sequences;
-  std::string line;
-  int64_t number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (!is_valid_utf8(line)) throw DataError(input_path + ":" + std::to_string(number) + ": invalid UTF-8");
-    const auto text = *head == HeadKind::lm ? line : line.substr(0, line.find('\t'));  // labels, if any, are ignored
-    auto tokens = tokenize(text, *tokenizer);
-    if (tokens.empty()) continue;
-    if (static_cast<int64_t>(tokens.size()) > max_len) tokens.resize(static_cast<size_t>(max_len));
-    std::vector<int64_t> ids;
-    for (const auto& t : tokens) ids.push_back(vocab.id(t));
-    sequences.push_back(std::move(ids));
-  }
-  if (sequences.empty()) throw DataError(input_path + ": no lines to predict");
+  const auto sequences = read_prediction_input(input_path, e.head, e.tokenizer, e.max_len, e.vocab);
 
   torch::NoGradGuard no_grad;
   std::vector<Prediction> out;
   const size_t batch = 64;
   for (size_t start = 0; start < sequences.size(); start += batch) {
-    const size_t end = std::min(sequences.size(), start + batch);
-    int64_t n = 1;
-    for (size_t i = start; i < end; ++i) n = std::max<int64_t>(n, static_cast<int64_t>(sequences[i].size()));
-    auto tokens = torch::full({static_cast<int64_t>(end - start), n}, kPadId, torch::kLong);
-    auto lens = torch::empty({static_cast<int64_t>(end - start)}, torch::kLong);
-    for (size_t i = start; i < end; ++i) {
-      const auto b = static_cast<int64_t>(i - start), len = static_cast<int64_t>(sequences[i].size());
-      lens[b] = len;
-      tokens[b].slice(0, 0, len).copy_(torch::tensor(sequences[i], torch::kLong));
-    }
-    torch::Tensor logits;
-    {
-      PrecisionScope scope(precision);
-      logits = module.forward({tokens, lens}).toTensor();
-    }
-    auto probs = torch::softmax(logits.to(torch::kFloat64), -1);
-    auto [best, index] = probs.max(-1);
-    // Read results through flat pointers: one .item() per token would dominate a long file.
-    best = best.contiguous();
-    index = index.contiguous();
-    const double* best_p = best.data_ptr<double>();
-    const int64_t* index_p = index.data_ptr<int64_t>();
-    const int64_t row = *head == HeadKind::classify ? 1 : n;
-    for (size_t i = start; i < end; ++i) {
-      const auto b = static_cast<int64_t>(i - start);
-      Prediction p;
-      if (*head == HeadKind::classify) {
-        p.labels.push_back(labels.at(static_cast<size_t>(index_p[b])));
-        p.probabilities.push_back(best_p[b]);
-        auto row = probs[b].contiguous();
-        p.distribution.emplace_back(row.data_ptr<double>(), row.data_ptr<double>() + row.numel());
-      } else {
-        for (int64_t j = 0; j < static_cast<int64_t>(sequences[i].size()); ++j) {
-          p.labels.push_back(labels.at(static_cast<size_t>(index_p[b * row + j])));
-          p.probabilities.push_back(best_p[b * row + j]);
-        }
-      }
-      out.push_back(std::move(p));
-    }
+    predict_batch(module, e, sequences, start, std::min(sequences.size(), start + batch), precision, out);
   }
   return out;
 }

@@ -60,6 +60,8 @@ class Schema {
     add("data.min_freq", d.min_freq, "minimum training count for a vocabulary entry");
     add("data.max_vocab", d.max_vocab, "maximum vocabulary size, specials included");
     add("data.max_line_bytes", d.max_line_bytes, "longest line of a data file, in bytes; a longer one is an error");
+    add("data.max_distinct_tokens", d.max_distinct_tokens,
+        "distinct tokens counted exactly when building the vocabulary; past it the rarest are pruned (bounded memory)");
     add("data.max_len", d.max_len, "longest sequence; longer ones are truncated");
     add("data.seed", d.seed, "seed for synthetic data and file splits");
     add("data.train_size", d.train_size, "synthetic training examples");

@@ -31,6 +31,7 @@ struct DataOptions {
   int64_t min_freq = 1;
   int64_t max_vocab = 50000;
   int64_t max_line_bytes = int64_t{1} << 24;  // a longer line is an error: reading memory stays bounded
+  int64_t max_distinct_tokens = 4000000;     // counting the vocabulary holds at most this many (~100 bytes each)
   // synthetic tasks
   int64_t train_size = 4000, valid_size = 500, test_size = 500;
   int64_t symbols = 16;                         // distinct content symbols

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "seqenc/data/dataset.h"
+#include "seqenc/data/line_reader.h"  // is_valid_utf8
 
 namespace seqenc {
 
@@ -25,6 +26,5 @@ Dataset read_file(const std::string& path, const DataOptions& options, const Voc
 
 // Splits a line into tokens the way options.tokenizer says.
 std::vector<std::string> tokenize(const std::string& text, Tokenizer tokenizer);
-bool is_valid_utf8(const std::string& s);
 
 }  // namespace seqenc

@@ -37,8 +37,9 @@ class Vocabulary {
   std::unordered_map<std::string, int64_t> ids_;
 };
 
-// Label and line files: one entry per line, UTF-8.
+// Label and vocabulary files: one entry per line, exactly as saved (a token may hold any byte but a newline).
 void save_lines(const std::string& path, const std::vector<std::string>& lines);
+// DataError naming file and line for an empty or repeated entry: either would shift the ids after it.
 std::vector<std::string> load_lines(const std::string& path);
 
 }  // namespace seqenc
