@@ -2,13 +2,14 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <map>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include "seqenc/files.h"
 #include "seqenc/nn/positional_encoding.h"
 #include "seqenc/nn/transformer_encoder.h"
 #include "seqenc/strings.h"
@@ -106,7 +107,7 @@ LinePlot sweep_plot(const Sweep& s, bool flops, const std::string& title, const 
 struct Report {
   const Config& config;
   fs::path dir;
-  std::ofstream out;
+  std::ostringstream out;  // report.md is written whole at the end (write_file_atomic): never half a report
   StopReason stop_reason = StopReason::completed;  // of the comparison, when it did not finish
 
   std::string path(const std::string& file) const { return (dir / file).string(); }
@@ -421,7 +422,7 @@ AnalysisOutcome write_analysis(const Config& config, const std::string& out_dir,
   const fs::path dir(out_dir);
   if (fs::exists(dir / "report.md")) throw ConfigError(out_dir + " already holds a report; choose another --out");
   fs::create_directories(dir);
-  Report report{config, dir, std::ofstream(dir / "report.md")};
+  Report report{config, dir, {}};
   report.out << "# seqenc analyze: the section's comparison, measured\n\n";
   report.out << fmt::format(
       "LibTorch {}.{}, {} intra-op thread(s), timings in {} (`train.precision`). Reproduce with `seqenc analyze "
@@ -432,10 +433,12 @@ AnalysisOutcome write_analysis(const Config& config, const std::string& out_dir,
   latency_section(report);
   path_section(report);
   const auto transformer_run = distance_section(report, control);
-  if (report.stop_reason != StopReason::completed) return {(dir / "report.md").string(), report.stop_reason};
-  positional_encoding_section(report);
-  attention_section(report, transformer_run);
-  recipe_section(report, control);
+  if (report.stop_reason == StopReason::completed) {
+    positional_encoding_section(report);
+    attention_section(report, transformer_run);
+    recipe_section(report, control);
+  }
+  write_file_atomic(dir / "report.md", report.out.str());
   return {(dir / "report.md").string(), report.stop_reason};
 }
 

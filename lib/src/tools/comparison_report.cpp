@@ -3,10 +3,12 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "seqenc/files.h"
 #include "seqenc/tools/plot.h"
 #include "seqenc/tools/table.h"
 
@@ -122,7 +124,7 @@ std::string write_comparison_report(const Comparison& c, const std::string& run_
                                            : std::string());
   }
   const fs::path report = dir / "report.md";
-  std::ofstream out(report);
+  std::ostringstream out;  // written whole at the end: never half a report
   const auto& first = c.runs.front().outcome;
   out << "# seqenc comparison\n\n";
   out << fmt::format(
@@ -138,6 +140,7 @@ std::string write_comparison_report(const Comparison& c, const std::string& run_
          "and convolutions) at n, divided by n. Sequential steps and maximum path length are the section's "
          "columns at n. Train seconds exclude validation.\n\n";
   for (const auto& [caption, file] : figures) out << "## " << caption << "\n\n![" << caption << "](" << file << ")\n\n";
+  write_file_atomic(report, out.str());
   return report.string();
 }
 
