@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 #include <torch/script.h>
@@ -12,6 +13,7 @@
 #include "seqenc/error.h"
 #include "seqenc/tools/export.h"
 #include "seqenc/version.h"
+#include "seqenc/zip_archive.h"
 
 namespace seqenc {
 
@@ -123,10 +125,16 @@ std::vector<std::vector<int64_t>> read_prediction_input(const std::string& path,
 std::vector<Prediction> predict_file(const std::string& model_path, const std::string& input_path,
                                      std::vector<std::string>* class_names, Precision precision) {
   if (!std::filesystem::exists(model_path)) throw ExportError(model_path + ": no such file");
+  std::string problem;
+  const auto bytes = read_whole_file(model_path, &problem);
+  if (!problem.empty()) throw ExportError(model_path + ": cannot read (" + problem + ")");
+  problem = zip_archive_problem(bytes);  // before LibTorch parses anything: its reader trusts the file
+  if (!problem.empty()) throw ExportError(model_path + ": not a seqenc export, or damaged (" + problem + ")");
   torch::jit::ExtraFilesMap extra = {{"seqenc.json", ""}};
   torch::jit::Module module;
   try {
-    module = torch::jit::load(model_path, torch::kCPU, extra);
+    std::istringstream in(bytes);
+    module = torch::jit::load(in, torch::kCPU, extra);
   } catch (const c10::Error&) {
     throw ExportError(model_path + ": not a seqenc export (not a TorchScript file)");
   }

@@ -10,6 +10,7 @@
 
 #include "seqenc/files.h"
 #include "seqenc/version.h"
+#include "seqenc/zip_archive.h"
 
 namespace seqenc {
 
@@ -142,10 +143,15 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::o
 
 TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer) {
   if (!std::filesystem::exists(path)) throw CheckpointError(path + ": no such checkpoint");
+  std::string problem;
+  const auto bytes = read_whole_file(path, &problem);
+  if (!problem.empty()) throw CheckpointError(path + ": cannot read checkpoint (" + problem + ")");
+  problem = zip_archive_problem(bytes);  // before LibTorch parses anything: its reader trusts the file
+  if (!problem.empty()) throw CheckpointError(path + ": damaged checkpoint (" + problem + ")");
   TrainingState s;
   try {
     torch::serialize::InputArchive archive;
-    archive.load_from(path);
+    archive.load_from(bytes.data(), bytes.size());
     check_format(path, archive);
     torch::serialize::InputArchive model_archive;
     archive.read("model", model_archive);
