@@ -226,6 +226,8 @@ class Schema {
     std::string best;
     size_t best_distance = 4;
     for (const auto& f : fields_) {
+      const size_t gap = key.size() > f.key.size() ? key.size() - f.key.size() : f.key.size() - key.size();
+      if (gap >= best_distance) continue;  // the distance is at least the gap: no need to compute it
       const size_t d = distance(key, f.key);
       if (d < best_distance) best_distance = d, best = f.key;
     }

@@ -1,0 +1,234 @@
+#include "fuzz_targets.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <memory>
+#include <set>
+#include <stdexcept>
+
+#include <torch/torch.h>
+
+#include "seqenc/data/text_files.h"
+#include "seqenc/data/vocabulary.h"
+#include "seqenc/error.h"
+#include "seqenc/tools/predict.h"
+#include "seqenc/train/checkpoint.h"
+#include "seqenc/train/config.h"
+#include "seqenc/train/trainer.h"
+
+namespace seqenc::fuzz {
+
+namespace {
+
+// An in-memory file that the parsers open by path, as they open users' files.
+class MemoryFile {
+ public:
+  MemoryFile() : fd_(memfd_create("seqenc-fuzz", 0)), path_("/proc/self/fd/" + std::to_string(fd_)) {
+    if (fd_ < 0) throw std::runtime_error("memfd_create failed");
+  }
+  ~MemoryFile() { close(fd_); }
+  MemoryFile(const MemoryFile&) = delete;
+  MemoryFile& operator=(const MemoryFile&) = delete;
+  // Replaces the contents; returns the path to open.
+  const std::string& hold(const void* data, size_t size) {
+    if (ftruncate(fd_, 0) != 0) throw std::runtime_error("ftruncate failed");
+    size_t done = 0;
+    while (done < size) {
+      const auto n = pwrite(fd_, static_cast<const char*>(data) + done, size - done, static_cast<off_t>(done));
+      if (n <= 0) throw std::runtime_error("pwrite failed");
+      done += static_cast<size_t>(n);
+    }
+    return path_;
+  }
+  const std::string& hold(const std::string& text) { return hold(text.data(), text.size()); }
+
+ private:
+  int fd_;
+  std::string path_;
+};
+
+void require(bool ok, const std::string& what) {
+  if (!ok) throw std::logic_error("fuzz invariant broken: " + what);
+}
+
+// seqenc's answer to bad input: one non-empty line that names the file. Anything but a seqenc::Error escapes.
+template <class Run>
+int answered(const std::string& path, Run&& run) {
+  try {
+    run();
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    require(!message.empty() && message.find('\n') == std::string::npos, "one line: " + message);
+    require(message.find(path) != std::string::npos, "names " + path + ": " + message);
+  }
+  return 0;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < text.size()) {
+    const auto end = std::min(text.find('\n', start), text.size());
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
+// What every Dataset promises its readers: flat arrays that agree, ids inside the vocabulary, labels inside the
+// classes (or ignored), lengths within max_len.
+void check_dataset(const Dataset& d, int64_t vocab_size, int64_t classes, int64_t max_len) {
+  require(!d.offsets.empty() && d.offsets.front() == 0 && d.offsets.back() == d.num_tokens(), "offsets span tokens");
+  for (int64_t i = 0; i < d.size(); ++i) require(d.length(i) >= 1 && d.length(i) <= max_len, "example length");
+  for (const auto t : d.tokens) require(t >= 0 && t < vocab_size, "token id inside the vocabulary");
+  const auto expected = d.per_token_labels ? d.num_tokens() : d.size();
+  require(static_cast<int64_t>(d.labels.size()) == expected, "one label per example or token");
+  for (const auto l : d.labels) require(l == kIgnoreLabel || (l >= 0 && l < classes), "label inside the classes");
+}
+
+void check_vocabulary(const Vocabulary& v) {
+  require(v.size() >= kNumSpecialTokens && v.token(kPadId) == "<pad>", "specials first");
+  for (int64_t i = 0; i < v.size(); ++i) require(v.id(v.token(i)) == i, "ids are positions");
+}
+
+struct CheckpointModel {
+  SequenceModel model{nullptr};
+  std::unique_ptr<torch::optim::Adam> optimizer;
+};
+
+// A small transformer with one Adam step taken, so that its checkpoints carry optimizer state.
+CheckpointModel& checkpoint_model() {
+  static CheckpointModel m = [] {
+    const auto config =
+        load_config("", {"model.num_hiddens=8", "model.num_heads=2", "model.num_layers=1", "model.ffn_num_hiddens=16",
+                         "data.seq_len=8", "data.min_len=4", "data.max_distance=2", "data.max_len=8"});
+    TaskData task;
+    task.head = HeadKind::classify;
+    task.label_names = {"negative", "positive"};
+    for (const auto* token : {"a", "b", "c"}) task.vocab.add(token);
+    torch::manual_seed(1);
+    CheckpointModel made;
+    made.model = build_model(config, task);
+    made.optimizer = std::make_unique<torch::optim::Adam>(made.model->parameters(), torch::optim::AdamOptions(1e-3));
+    for (auto& p : made.model->parameters()) p.mutable_grad() = torch::ones_like(p);
+    made.optimizer->step();
+    return made;
+  }();
+  return m;
+}
+
+}  // namespace
+
+int config(const uint8_t* data, size_t size) {
+  static MemoryFile file, resolved;
+  const std::string input(reinterpret_cast<const char*>(data), size);
+  const auto nul = input.find('\0');
+  const auto& path = file.hold(input.substr(0, nul));
+  const auto overrides = nul == std::string::npos ? std::vector<std::string>{} : lines_of(input.substr(nul + 1));
+  return answered(path, [&] {
+    auto loaded = load_config(path, overrides);
+    apply_recipe(loaded);
+    // The config.yaml a run writes must load back as itself: --resume reads it.
+    const auto text = to_yaml(loaded);
+    Config again;
+    try {
+      again = load_config(resolved.hold(text));
+    } catch (const Error& e) {
+      require(false, std::string("the resolved configuration loads back: ") + e.what());
+    }
+    apply_recipe(again);
+    require(to_yaml(again) == text, "the resolved configuration loads back as itself");
+  });
+}
+
+int text_formats(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  static MemoryFile file;
+  const uint8_t mode = data[0];
+  DataOptions o;
+  o.task = file_format_names()[static_cast<size_t>(mode & 3) % 3];
+  o.tokenizer = (mode & 4) ? Tokenizer::chars : Tokenizer::whitespace;
+  o.max_vocab = (mode & 8) ? 8 : 64;
+  o.max_distinct_tokens = 2 * o.max_vocab;  // pruning is exercised too
+  o.min_freq = (mode & 16) ? 2 : 1;
+  o.max_len = 1 + ((mode >> 5) & 3);
+  o.max_line_bytes = 256;
+  o.train = file.hold(data + 1, size - 1);
+  if (mode & 128) o.valid = o.test = o.train;  // else split by ratio
+  return answered(o.train, [&] {
+    const auto task = load_file_task(o);
+    check_vocabulary(task.vocab);
+    const std::set<std::string> distinct(task.label_names.begin(), task.label_names.end());
+    require(distinct.size() == task.label_names.size() && !distinct.empty(), "labels are distinct");
+    const auto max_len = o.max_len;
+    for (const auto* d : {&task.train, &task.valid, &task.test}) {
+      check_dataset(*d, task.vocab.size(), task.num_classes(), max_len);
+    }
+    // The same file as evaluation reads it, labels optional.
+    const auto again = read_file(o.train, o, task.vocab, task.label_names, false);
+    check_dataset(again, task.vocab.size(), task.num_classes(), max_len);
+  });
+}
+
+int vocabulary(const uint8_t* data, size_t size) {
+  static MemoryFile file, saved;
+  const auto& path = file.hold(data, size);
+  answered(path, [&] { check_vocabulary(Vocabulary::load(path)); });
+  return answered(path, [&] {
+    const auto lines = load_lines(path);
+    // What save_lines writes of them loads back as the same entries.
+    std::string text;
+    for (const auto& l : lines) text += l + '\n';
+    require(load_lines(saved.hold(text)) == lines, "entries load back as saved");
+  });
+}
+
+int checkpoint(const uint8_t* data, size_t size) {
+  static MemoryFile file;
+  auto& m = checkpoint_model();
+  const auto& path = file.hold(data, size);
+  return answered(path, [&] { load_checkpoint(path, *m.model, m.optimizer.get()); });
+}
+
+int predict_input(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  static MemoryFile file;
+  static const Vocabulary vocab({"<pad>", "<unk>", "<bos>", "<eos>", "<cls>", "a", "b", "\xc3\xa9", "the"});
+  const uint8_t mode = data[0];
+  const HeadKind heads[] = {HeadKind::classify, HeadKind::tag, HeadKind::lm};
+  const auto head = heads[static_cast<size_t>(mode & 3) % 3];
+  const auto tokenizer = (mode & 4) ? Tokenizer::chars : Tokenizer::whitespace;
+  const int64_t max_len = 1 + (mode >> 5);
+  const auto& path = file.hold(data + 1, size - 1);
+  return answered(path, [&] {
+    const auto sequences = read_prediction_input(path, head, tokenizer, max_len, vocab, 256);
+    require(!sequences.empty(), "something to predict");
+    for (const auto& s : sequences) {
+      require(!s.empty() && static_cast<int64_t>(s.size()) <= max_len, "sequence length");
+      for (const auto id : s) require(id >= 0 && id < vocab.size(), "id inside the vocabulary");
+    }
+  });
+}
+
+const std::vector<Target>& targets() {
+  static const std::vector<Target> all = {{"config", config},
+                                          {"text_formats", text_formats},
+                                          {"vocabulary", vocabulary},
+                                          {"checkpoint", checkpoint},
+                                          {"predict_input", predict_input}};
+  return all;
+}
+
+void write_seed_checkpoint(const std::string& path) {
+  auto& m = checkpoint_model();
+  save_checkpoint(path, *m.model, m.optimizer.get(), TrainingState{});
+}
+
+void load_seed_checkpoint(const std::string& path) {
+  auto& m = checkpoint_model();
+  load_checkpoint(path, *m.model, m.optimizer.get());
+}
+
+}  // namespace seqenc::fuzz
