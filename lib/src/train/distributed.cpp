@@ -382,10 +382,10 @@ void GradientReducer::backward(const torch::Tensor& loss, bool reduce, torch::Te
   impl_->log = HookLog{};
   c10::intrusive_ptr<c10d::Work> side;
   std::vector<torch::Tensor> side_tensors{scalars};
-  try {
+  impl_->reducer->prepare_for_forward();
+  impl_->reducer->prepare_for_backward({});
+  try {  // what fails from here on is communication: a rank that went away or did not answer
     if (scalars.defined()) side = pg.group->allreduce(side_tensors);
-    impl_->reducer->prepare_for_forward();
-    impl_->reducer->prepare_for_backward({});
     loss.backward();  // ends in the Reducer's finalize: every bucket reduced and copied into .grad
     if (side) side->wait();
   } catch (const std::exception& e) {
