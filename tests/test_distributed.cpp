@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -124,6 +125,35 @@ std::vector<torch::Tensor> parameters_of(const fs::path& dir) {
   return p;
 }
 
+// Each rank's gradients after one step of config on 2 ranks (threads).
+std::vector<std::vector<torch::Tensor>> step_gradients(const Config& config, const std::string& name) {
+  const auto dir = fresh_dir(name);
+  std::vector<std::vector<torch::Tensor>> grads(2);
+  on_ranks(2, [&](int rank, const std::shared_ptr<ProcessGroup>& group) {
+    TrainControl quiet;
+    quiet.quiet = true;
+    Trainer trainer(config, dir.string(), false, quiet, Rank::of(group));
+    trainer.train_step(trainer.next_step());
+    for (const auto& p : trainer.model().parameters()) grads[static_cast<size_t>(rank)].push_back(p.grad().clone());
+  });
+  fs::remove_all(dir);
+  return grads;
+}
+
+// Parameters of two runs through the CLI agree, and so do their losses.
+void check_same_run(const fs::path& a, const fs::path& b) {
+  const auto pa = parameters_of(a), pb = parameters_of(b);
+  REQUIRE(pa.size() == pb.size());
+  for (size_t i = 0; i < pa.size(); ++i) CHECK(rel_diff(pa[i], pb[i]) < 1e-4);
+  const auto ma = metric_lines(a), mb = metric_lines(b);
+  REQUIRE(ma.size() == mb.size());
+  for (size_t i = 0; i < ma.size(); ++i) {
+    CHECK(ma[i]["step"] == mb[i]["step"]);
+    if (ma[i]["split"] == "train")
+      CHECK(ma[i]["loss"].get<double>() == Approx(mb[i]["loss"].get<double>()).epsilon(1e-4));
+  }
+}
+
 }  // namespace
 
 TEST_CASE("distributed: gradients are bucketed by size and dtype, in order", "[distributed]") {
@@ -172,9 +202,9 @@ TEST_CASE("distributed: after a step every rank holds the same gradients and par
     TrainControl quiet;
     quiet.quiet = true;
     Trainer trainer(config, dir.string(), false, quiet, Rank::of(group));
-    const auto batch = trainer.next_batch();
-    batch_sizes[static_cast<size_t>(rank)] = batch.tokens.size(0);
-    trainer.train_step(batch);
+    const auto step = trainer.next_step();
+    batch_sizes[static_cast<size_t>(rank)] = step.micro_batches.at(0).tokens.size(0);
+    trainer.train_step(step);
     for (const auto& p : trainer.model().parameters()) {
       grads[static_cast<size_t>(rank)].push_back(p.grad().clone());
       params[static_cast<size_t>(rank)].push_back(p.detach().clone());
@@ -188,6 +218,32 @@ TEST_CASE("distributed: after a step every rank holds the same gradients and par
     CHECK(torch::equal(params[0][i], params[1][i]));
   }
   fs::remove_all(dir);
+}
+
+TEST_CASE("distributed: gradients reduced during backward in many buckets are the same on every rank",
+          "[distributed]") {
+  auto config = small_config();
+  config.train.dist_bucket_mb = 0.002;  // about 500 floats a bucket: many buckets, launched as backward goes
+  const auto grads = step_gradients(config, "dist_overlap_ranks");
+  REQUIRE(!grads[0].empty());
+  for (size_t i = 0; i < grads[0].size(); ++i) CHECK(torch::equal(grads[0][i], grads[1][i]));
+}
+
+TEST_CASE("distributed: the Reducer reduces on the last of several backward passes only", "[distributed]") {
+  on_ranks(2, [](int rank, const std::shared_ptr<ProcessGroup>& group) {
+    std::vector<torch::Tensor> params;
+    for (int64_t n : {1000, 1000, 600, 600, 10}) params.push_back(torch::zeros({n}).requires_grad_());
+    GradientReducer reducer(*group, params, 4000);  // c10d closes a bucket once it holds 4,000 bytes or more
+    CHECK(reducer.num_buckets() == 4);
+    for (int pass = 0; pass < 2; ++pass) {
+      auto loss = torch::zeros({});
+      for (const auto& p : params) loss = loss + p.sum();
+      reducer.backward(loss * (rank + 1.0), pass == 1);
+      if (pass == 0) CHECK(group->stats().bytes == 0);  // the first pass accumulates locally
+    }
+    for (const auto& p : params) CHECK(p.grad().eq(2 * (1 + 2)).all().item<bool>());  // 2 passes, ranks 1 and 2
+    CHECK(group->stats().bytes == 3210 * 4);
+  });
 }
 
 TEST_CASE("distributed: 2 workers x batch b train the same parameters as 1 worker x batch 2b", "[distributed][cli]") {
@@ -396,4 +452,68 @@ TEST_CASE("distributed: compare --nproc 2 trains each encoder data-parallel and 
     CHECK(metric_lines(dir / encoder).size() == 3 + 1);
   }
   fs::remove_all(dir);
+}
+
+TEST_CASE("distributed: accumulate_steps 2 trains as one batch twice as large, on 1 worker and on 2",
+          "[distributed][cli][accumulate]") {
+  const auto acc1 = fresh_dir("acc_1x8x2"), big1 = fresh_dir("acc_1x16"), acc2 = fresh_dir("acc_2x4x2");
+  const auto train = [](const fs::path& dir, const std::string& more) {
+    auto r = run_seqenc("train --config configs/lag.yaml --run-dir " + dir.string() + kSmall + " --set train.steps=6 " +
+                        more);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    return r;
+  };
+  auto a = train(acc1, "--set train.batch_size=8 --set train.accumulate_steps=2");
+  CHECK_THAT(a.err, Catch::Contains("global batch 16 = train.batch_size 8 x 2 train.accumulate_steps"));
+  train(big1, "--set train.batch_size=16");
+  check_same_run(acc1, big1);
+  auto b = train(acc2, "--nproc 2 --set train.batch_size=4 --set train.accumulate_steps=2");
+  CHECK_THAT(b.err, Catch::Contains("global batch 16 = train.batch_size 4 x 2 ranks x 2 train.accumulate_steps"));
+  check_same_run(acc2, big1);
+  // The checkpoint records the global batch, so a resume elsewhere converts positions from it.
+  const auto state = load_run(acc2.string(), CheckpointKind::last).state;
+  CHECK(state.global_batch_size == 16);
+  CHECK(json::parse(slurp(acc2 / "result.json"))["global_batch_size"] == 16);
+  CHECK_THAT(slurp(acc2 / "config.yaml"), Catch::Contains("# this run: global batch 16"));
+  auto more = run_seqenc("train --config " + (acc2 / "config.yaml").string() + " --run-dir " + acc2.string() +
+                         " --resume --set train.steps=8 --set train.accumulate_steps=1");
+  INFO(more.err);
+  REQUIRE(more.status == 0);
+  CHECK_THAT(more.err, Catch::Contains("this run's is 4"));
+  for (const auto& d : {acc1, big1, acc2}) fs::remove_all(d);
+}
+
+TEST_CASE("distributed: train.accumulate_steps below 1 is refused in one line naming the key", "[distributed][cli]") {
+  for (const char* value : {"0", "-2"}) {
+    const auto dir = fresh_dir("acc_bad");
+    auto r = run_seqenc("train --config configs/lag.yaml --run-dir " + dir.string() + kSmall +
+                        " --set train.accumulate_steps=" + value);
+    CHECK(r.status == 2);
+    CHECK(count_lines(r.err) == 1);
+    CHECK_THAT(r.err, Catch::Contains("train.accumulate_steps: must be >= 1"));
+    CHECK(!fs::exists(dir));
+  }
+}
+
+TEST_CASE("distributed: reduced during backward or after it, the same run, and result.json says which",
+          "[distributed][cli]") {
+  std::map<std::string, fs::path> dirs;
+  for (const std::string overlap : {"true", "false"}) {
+    const auto dir = dirs[overlap] = fresh_dir("dist_overlap_" + overlap);
+    auto r = run_seqenc("train --config configs/lag.yaml --nproc 2 --run-dir " + dir.string() + kSmall +
+                        " --set train.steps=4 --set train.batch_size=8 --set train.dist_bucket_mb=0.002" +
+                        " --set train.dist_overlap=" + overlap);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    const auto result = json::parse(slurp(dir / "result.json"));
+    CHECK(result["dist_overlap"] == (overlap == "true"));
+    CHECK(result["grad_buckets"].get<int64_t>() > 1);
+    CHECK(result["exposed_comm_s"].get<double>() >= 0);
+    CHECK(result["exposed_comm_s"].get<double>() <= result["comm_s"].get<double>());
+    CHECK(result["allreduce_bytes_per_step"].get<int64_t>() > 0);
+    CHECK_THAT(r.err, Catch::Contains(overlap == "true" ? "during backward" : "after backward"));
+  }
+  check_same_run(dirs["true"], dirs["false"]);
+  for (const auto& [overlap, dir] : dirs) fs::remove_all(dir);
 }

@@ -80,7 +80,10 @@ class Schema {
     auto& t = c.train;
     add("train.steps", t.steps, "optimizer steps (or set train.epochs)");
     add("train.epochs", t.epochs, "epochs (used when train.steps is 0)");
-    add("train.batch_size", t.batch_size, "examples per batch and rank (global batch: batch_size x world size)");
+    add("train.batch_size", t.batch_size,
+        "examples per micro-batch and rank (global batch: batch_size x world size x accumulate_steps)");
+    add("train.accumulate_steps", t.accumulate_steps,
+        "micro-batches per optimizer step, their gradients accumulated (data parallelism: reduced on the last only)");
     add("train.lr", t.lr, "peak learning rate");
     add("train.optimizer", t.optimizer, "optimizer");
     add("train.weight_decay", t.weight_decay, "weight decay");
@@ -100,6 +103,9 @@ class Schema {
     add("train.bucket", t.bucket, "batch examples of similar length together");
     add("train.dist_timeout_s", t.dist_timeout_s,
         "data parallelism (--nproc): seconds a rank waits for the others (rendezvous, each collective)");
+    add("train.dist_overlap", t.dist_overlap,
+        "data parallelism: reduce gradients while backward runs (c10d::Reducer), else after it (for measuring)");
+    add("train.dist_bucket_mb", t.dist_bucket_mb, "data parallelism: MB of gradients per allreduce bucket");
     auto& b = c.bench;
     add("bench.batch_size", b.batch_size, "examples per benchmark step");
     add("bench.seq_len", b.seq_len, "tokens per benchmark example");
@@ -377,6 +383,7 @@ std::vector<std::string> config_problems(const Config& c) {
   need(t.steps > 0 || t.epochs > 0, "train.steps, train.epochs: set one of them > 0");
   need(!(t.steps > 0 && t.epochs > 0), "train.steps, train.epochs: set only one of them (the other 0)");
   need(t.batch_size > 0, "train.batch_size: must be > 0");
+  need(t.accumulate_steps >= 1, "train.accumulate_steps: must be >= 1, got " + std::to_string(t.accumulate_steps));
   need(t.lr > 0, "train.lr: must be > 0");
   need(t.weight_decay >= 0, "train.weight_decay: must be >= 0");
   need(t.warmup >= 0, "train.warmup: must be >= 0");
@@ -389,6 +396,7 @@ std::vector<std::string> config_problems(const Config& c) {
   need(t.log_every > 0, "train.log_every: must be > 0");
   need(t.early_stopping >= 0, "train.early_stopping: must be >= 0");
   need(t.dist_timeout_s > 0, "train.dist_timeout_s: must be > 0");
+  need(t.dist_bucket_mb > 0 && t.dist_bucket_mb <= 1024, "train.dist_bucket_mb: must be in (0, 1024]");
   need(t.precision == Precision::fp32 || t.device != DeviceKind::cuda,
        "train.precision: bf16 runs on the CPU (train.device: cpu); on a GPU use fp32");
 
@@ -445,8 +453,10 @@ std::string to_yaml(const Config& config, const std::set<std::string>& omit) {
   return std::string(out.c_str()) + "\n";
 }
 
-void save_config(const Config& config, const std::string& path, const std::set<std::string>& omit) {
+void save_config(const Config& config, const std::string& path, const std::set<std::string>& omit,
+                 const std::string& note) {
   std::string header = "# seqenc resolved configuration: defaults < config file < --set\n";
+  if (!note.empty()) header += "# " + note + "\n";
   if (!omit.empty()) {
     header +=
         "# left to each encoder's recipe: " + join(std::vector<std::string>(omit.begin(), omit.end()), ", ") + "\n";

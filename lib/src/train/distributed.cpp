@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -14,6 +15,7 @@
 #include <fmt/format.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/csrc/distributed/c10d/reducer.hpp>
 #include <torch/torch.h>
 
 #include "seqenc/error.h"
@@ -192,18 +194,23 @@ struct ProcessGroup::Impl {
     return (gone.size() == 1 ? "rank " : "ranks ") + join(gone, ", ");
   }
 
+  // A collective that failed, as one line naming the rank that went away (or did not answer in time).
+  std::runtime_error failure(const std::exception& e, const char* op) const {
+    const std::string why = first_line(e.what());
+    const bool timed_out = lower(why).find("timed out") != std::string::npos;
+    return std::runtime_error(fmt::format(
+        "rank {}: {} during {} ({}); stopping. Checkpoints are written by rank 0 only and stay intact", options.rank,
+        timed_out ? fmt::format("no answer from {} within train.dist_timeout_s ({} s)", failed_ranks(),
+                                static_cast<double>(options.timeout.count()) / 1000)
+                  : failed_ranks() + " failed or left",
+        op, why));
+  }
+
   void wait(const c10::intrusive_ptr<c10d::Work>& work, const char* op) {
     try {
       work->wait();
     } catch (const std::exception& e) {
-      const std::string why = first_line(e.what());
-      const bool timed_out = lower(why).find("timed out") != std::string::npos;
-      throw std::runtime_error(fmt::format(
-          "rank {}: {} during {} ({}); stopping. Checkpoints are written by rank 0 only and stay intact", options.rank,
-          timed_out ? fmt::format("no answer from {} within train.dist_timeout_s ({} s)", failed_ranks(),
-                                  static_cast<double>(options.timeout.count()) / 1000)
-                    : failed_ranks() + " failed or left",
-          op, why));
+      throw failure(e, op);
     }
   }
 };
@@ -283,7 +290,9 @@ void ProcessGroup::allreduce_sum(const std::vector<torch::Tensor>& tensors, int6
       offset += t.numel();
     }
   }
-  impl_->stats.seconds += seconds_since(start);
+  const double waited = seconds_since(start);  // all of it after backward: nothing hides it
+  impl_->stats.seconds += waited;
+  impl_->stats.exposed_s += waited;
 }
 
 int64_t ProcessGroup::allreduce_max(int64_t value) {
@@ -294,6 +303,104 @@ int64_t ProcessGroup::allreduce_max(int64_t value) {
   impl_->wait(impl_->group->allreduce(t, o), "the agreement on stopping");
   impl_->stats.seconds += seconds_since(start);
   return t[0].item<int64_t>();
+}
+
+namespace {
+
+// What the hook saw of the current backward.
+struct HookLog {
+  size_t launched = 0;            // buckets whose allreduce has started
+  Clock::time_point last_launch;  // when the last one started: backward's computation ends about then
+};
+
+// Sums a bucket over ranks, undivided (the weights are in the losses), and notes when it started.
+class SumHook : public c10d::CommHookInterface {
+ public:
+  SumHook(c10::intrusive_ptr<c10d::ProcessGroup> group, CommStats& stats, HookLog& log)
+      : group_(std::move(group)), stats_(stats), log_(log) {}
+
+  c10::intrusive_ptr<c10::ivalue::Future> runHook(c10d::GradBucket& bucket) override {
+    std::vector<at::Tensor> tensors{bucket.getBufferRef()};
+    stats_.bytes += tensors[0].numel() * static_cast<int64_t>(tensors[0].element_size());
+    ++stats_.calls;
+    ++log_.launched;
+    log_.last_launch = Clock::now();
+    return group_->allreduce(tensors)->getFuture();
+  }
+
+  // c10d's own parser is not exported by libtorch_cpu.so; Gloo's future holds the list of reduced tensors.
+  at::Tensor parseHookResult(const c10::IValue& result) override {
+    return result.isTensor() ? result.toTensor() : result.toTensorVector().at(0);
+  }
+
+ private:
+  c10::intrusive_ptr<c10d::ProcessGroup> group_;
+  CommStats& stats_;
+  HookLog& log_;
+};
+
+// c10d's assignment (by size and dtype) over the parameters in order, buckets then reversed as DDP does.
+std::vector<std::vector<size_t>> reducer_buckets(const std::vector<torch::Tensor>& parameters, int64_t bucket_bytes) {
+  auto buckets = std::get<0>(c10d::compute_bucket_assignment_by_size(parameters, {static_cast<size_t>(bucket_bytes)}));
+  std::reverse(buckets.begin(), buckets.end());
+  return buckets;
+}
+
+}  // namespace
+
+struct GradientReducer::Impl {
+  ProcessGroup::Impl& pg;
+  HookLog log;
+  size_t num_buckets = 0;
+  std::unique_ptr<c10d::Reducer> reducer;
+};
+
+GradientReducer::GradientReducer(ProcessGroup& group, const std::vector<torch::Tensor>& parameters,
+                                 int64_t bucket_bytes)
+    : impl_(std::make_unique<Impl>(Impl{*group.impl_, {}, 0, nullptr})) {
+  auto buckets = reducer_buckets(parameters, bucket_bytes);
+  impl_->num_buckets = buckets.size();
+  const auto limits = std::vector<size_t>(buckets.size(), static_cast<size_t>(bucket_bytes));
+  // find_unused_parameters off: every parameter of seqenc's models gets a gradient (checked in backward).
+  impl_->reducer = std::make_unique<c10d::Reducer>(parameters, std::move(buckets), limits, impl_->pg.group,
+                                                   std::vector<bool>(parameters.size(), false), bucket_bytes,
+                                                   /*find_unused_parameters=*/false, /*gradient_as_bucket_view=*/false,
+                                                   std::unordered_map<size_t, std::string>{}, bucket_bytes);
+  impl_->reducer->register_comm_hook(std::make_unique<SumHook>(impl_->pg.group, impl_->pg.stats, impl_->log));
+}
+
+GradientReducer::~GradientReducer() = default;
+
+size_t GradientReducer::num_buckets() const { return impl_->num_buckets; }
+
+void GradientReducer::backward(const torch::Tensor& loss, bool reduce, torch::Tensor scalars) {
+  if (!reduce) {
+    loss.backward();  // the Reducer's hooks stay idle until prepare_for_backward
+    return;
+  }
+  auto& pg = impl_->pg;
+  impl_->log = HookLog{};
+  c10::intrusive_ptr<c10d::Work> side;
+  std::vector<torch::Tensor> side_tensors{scalars};
+  impl_->reducer->prepare_for_forward();
+  impl_->reducer->prepare_for_backward({});
+  try {  // what fails from here on is communication: a rank that went away or did not answer
+    if (scalars.defined()) side = pg.group->allreduce(side_tensors);
+    loss.backward();  // ends in the Reducer's finalize: every bucket reduced and copied into .grad
+    if (side) side->wait();
+  } catch (const std::exception& e) {
+    throw pg.failure(e, "the gradient allreduce");
+  }
+  if (impl_->log.launched != impl_->num_buckets) {
+    throw std::logic_error("GradientReducer: a parameter got no gradient, so its bucket was never reduced");
+  }
+  const double exposed = seconds_since(impl_->log.last_launch);
+  pg.stats.exposed_s += exposed;
+  pg.stats.seconds += exposed;
+  if (scalars.defined()) {
+    pg.stats.bytes += scalars.numel() * static_cast<int64_t>(scalars.element_size());
+    ++pg.stats.calls;
+  }
 }
 
 }  // namespace seqenc

@@ -110,10 +110,18 @@ struct Trainer::Impl {
         rank(r),
         task((dir.check_can_start(resume, "continue it"), load_checked_task(config))),
         device(device_for(t)),
-        batcher(task.train, t.batch_size * rank.world_size, true, t.seed, t.bucket),  // global batches
+        batcher(task.train, global_batch(), true, t.seed, t.bucket),
         total_steps(t.steps > 0 ? t.steps : t.epochs * batcher.num_batches()),
         progress(!control.quiet && dir.writer()) {}
 
+  // Examples per optimizer step, all ranks and micro-batches together.
+  int64_t global_batch() const { return t.batch_size * rank.world_size * t.accumulate_steps; }
+  std::string global_batch_text() const {
+    std::string text = fmt::format("global batch {} = train.batch_size {}", global_batch(), t.batch_size);
+    if (rank.world_size > 1) text += fmt::format(" x {} ranks", rank.world_size);
+    if (t.accumulate_steps > 1) text += fmt::format(" x {} train.accumulate_steps", t.accumulate_steps);
+    return text;
+  }
   // Time spent training, checkpoints' earlier sessions included and validation excluded.
   double train_elapsed() const { return state.elapsed_s + (now_s() - session_start - eval_time); }
   // The state as a checkpoint records it.
@@ -121,7 +129,7 @@ struct Trainer::Impl {
     TrainingState s = state;
     s.elapsed_s = train_elapsed();
     s.world_size = rank.world_size;
-    s.global_batch_size = t.batch_size * rank.world_size;
+    s.global_batch_size = global_batch();
     return s;
   }
   void say(const std::string& line) {
@@ -129,27 +137,52 @@ struct Trainer::Impl {
     log->info(line);
   }
 
-  // Sums labels_r x (rank r's gradients and loss) over ranks and divides by the sum of labels_r: the gradients and
-  // loss of the global batch's mean over its labels, exactly, however its labels fall between ranks. One bucketed
-  // allreduce; the loss, label and token counts ride in the last bucket. Returns the global batch's tokens.
-  int64_t average_gradients(double loss, int64_t labels, int64_t tokens) {
-    const double weight = empty_shard ? 0.0 : static_cast<double>(labels);
-    std::vector<torch::Tensor> tensors;
-    for (auto& p : model->parameters()) {
-      if (!p.grad().defined()) continue;
-      p.mutable_grad().mul_(weight);
-      tensors.push_back(p.grad());
+  // The mean loss of one micro-batch over its labels.
+  torch::Tensor micro_loss(const Batch& batch) {
+    PrecisionScope precision(t.precision);  // the forward only: backward follows what the forward recorded
+    auto labelled =
+        model->labelled_logits(batch.tokens.to(device), batch.valid_lens.to(device), batch.labels.to(device));
+    return task_loss(labelled.logits, labelled.labels, t.label_smoothing);
+  }
+
+  // Backward of a weighted micro-batch loss. The last of a step reduces over ranks (during backward through the
+  // Reducer, or after it), and so the global loss, loss_sum (this rank's weighted losses) summed over ranks.
+  void backward(const torch::Tensor& loss, bool last, double loss_sum) {
+    if (!rank.group) {
+      loss.backward();
+      last_loss = loss_sum;
+      return;
     }
-    auto scalars =
-        torch::tensor({weight == 0 ? 0.0 : loss * weight, weight, empty_shard ? 0.0 : double(tokens)}, torch::kFloat32);
-    tensors.push_back(scalars);
-    rank.group->allreduce_sum(tensors);
-    const double total = scalars[1].item<double>();
-    if (total > 0) {
-      for (size_t i = 0; i + 1 < tensors.size(); ++i) tensors[i].div_(total);
+    auto scalars = torch::tensor({loss_sum}, torch::kFloat64);
+    if (reducer) {
+      reducer->backward(loss, last, last ? scalars : torch::Tensor());
+    } else {
+      loss.backward();
+      if (!last) return;
+      std::vector<torch::Tensor> tensors;
+      for (auto& p : model->parameters()) {
+        if (p.grad().defined()) tensors.push_back(p.grad());
+      }
+      tensors.push_back(scalars);
+      rank.group->allreduce_sum(tensors, bucket_bytes());
     }
-    last_loss = total > 0 ? scalars[0].item<double>() / total : 0.0;
-    return static_cast<int64_t>(std::llround(scalars[2].item<double>()));
+    if (last) last_loss = scalars.item<double>();
+  }
+
+  int64_t bucket_bytes() const { return static_cast<int64_t>(t.dist_bucket_mb * (1 << 20)); }
+
+  // Every rank starts from rank 0's parameters (then dropout draws differ between ranks), and with
+  // train.dist_overlap reduces gradients through a Reducer hooked to them.
+  void join_ranks() {
+    auto tensors = model->parameters();
+    for (const auto& b : model->buffers()) tensors.push_back(b);
+    rank.group->broadcast(tensors);
+    torch::manual_seed(t.seed + 1000003ull * static_cast<uint64_t>(rank.rank) + static_cast<uint64_t>(state.step));
+    if (t.dist_overlap) reducer = std::make_unique<GradientReducer>(*rank.group, model->parameters(), bucket_bytes());
+    log->info("rank {} of {}: {}; gradients reduced {}", rank.rank, rank.world_size, global_batch_text(),
+              reducer
+                  ? fmt::format("during backward, {} bucket(s) of <= {} MB", reducer->num_buckets(), t.dist_bucket_mb)
+                  : std::string("after backward (train.dist_overlap: false)"));
   }
 
   const Config config;
@@ -165,6 +198,7 @@ struct Trainer::Impl {
   std::shared_ptr<spdlog::logger> log;
   SequenceModel model{nullptr};
   std::unique_ptr<torch::optim::Optimizer> optimizer;
+  std::unique_ptr<GradientReducer> reducer;  // train.dist_overlap with several ranks
   TrainingState state;
   std::vector<std::vector<int64_t>> order;
   int64_t order_epoch = -1;
@@ -172,19 +206,39 @@ struct Trainer::Impl {
   double session_start = 0, eval_time = 0, lr = 0, train_loss = 0, last_loss = 0;
   int64_t tokens_at_start = 0, step_at_start = 0;
   std::string stop_cause;
-  FileLock lock;              // held while the Trainer lives: one writer per run directory
-  bool empty_shard = false;  // this rank's share of the current global batch is empty: it weighs nothing
+  FileLock lock;  // held while the Trainer lives: one writer per run directory
 };
 
 namespace {
 
-// Rank r's contiguous share of a global batch; an empty share gets the batch's first example (weighted 0 by
-// train_step), so every rank runs the same computation.
-std::vector<int64_t> shard_of(const std::vector<int64_t>& global, const Rank& rank, bool& empty) {
-  const auto n = static_cast<int64_t>(global.size()), w = static_cast<int64_t>(rank.world_size);
-  const auto begin = global.begin() + n * rank.rank / w, end = global.begin() + n * (rank.rank + 1) / w;
-  empty = begin == end;
-  return empty ? std::vector<int64_t>{global.front()} : std::vector<int64_t>(begin, end);
+// The i-th of n contiguous shares of v (empty when v has fewer than n elements).
+std::vector<int64_t> share(const std::vector<int64_t>& v, int64_t i, int64_t n) {
+  const auto size = static_cast<int64_t>(v.size());
+  return std::vector<int64_t>(v.begin() + size * i / n, v.begin() + size * (i + 1) / n);
+}
+
+int64_t count_labels(const Batch& batch) { return batch.labels.ne(kIgnoreLabel).sum().item<int64_t>(); }
+
+// Rank r's contiguous share of a global batch, cut into accumulate_steps micro-batches, each weighted by its labels
+// over the global batch's. An empty micro-batch gets the global batch's first example with weight 0.
+StepData step_data(const Batcher& batcher, const std::vector<int64_t>& global, const Rank& rank, int64_t accumulate) {
+  StepData step;
+  const auto whole = batcher.collate(global);
+  step.global_tokens = whole.num_tokens;
+  if (rank.world_size == 1 && accumulate == 1) {
+    step.micro_batches = {whole};
+    step.weights = {1.0};
+    return step;
+  }
+  const auto total = static_cast<double>(count_labels(whole));
+  const auto mine = share(global, rank.rank, rank.world_size);
+  for (int64_t a = 0; a < accumulate; ++a) {
+    const auto ids = share(mine, a, accumulate);
+    step.micro_batches.push_back(batcher.collate(ids.empty() ? std::vector<int64_t>{global.front()} : ids));
+    const auto labels = ids.empty() ? 0 : count_labels(step.micro_batches.back());
+    step.weights.push_back(total > 0 ? static_cast<double>(labels) / total : 0.0);
+  }
+  return step;
 }
 
 // A checkpoint's place in its epoch, in global batches of this run: the same examples seen when the global batch
@@ -236,7 +290,7 @@ Trainer::Trainer(const Config& config, const std::string& run_dir, bool resume, 
   }
   for (const auto& warning : m.task.warnings()) m.log->warn(warning);
   if (m.dir.writer()) {
-    save_config(config, m.dir.file("config.yaml").string());
+    save_config(config, m.dir.file("config.yaml").string(), {}, "this run: " + m.global_batch_text());
     m.task.vocab.save(m.dir.file("vocab.txt").string());
     save_lines(m.dir.file("labels.txt").string(), m.task.label_names);
   }
@@ -244,20 +298,15 @@ Trainer::Trainer(const Config& config, const std::string& run_dir, bool resume, 
   m.dir.truncate_metrics(m.state.step);
   if (resume) {
     m.last_saved_step = m.state.step;
-    const auto moved = convert_position(m.state, m.t.batch_size * m.rank.world_size, m.batcher.num_batches());
+    const auto moved = convert_position(m.state, m.global_batch(), m.batcher.num_batches());
     if (!moved.empty()) m.log->warn(moved);
     m.log->info("resumed {} at step {} (epoch {}, batch {})", run_dir, m.state.step, m.state.epoch,
                 m.state.batch_in_epoch);
   }
   if (m.rank.group) {
-    // Every rank starts from rank 0's parameters; then dropout draws differ between ranks.
-    auto tensors = m.model->parameters();
-    for (const auto& b : m.model->buffers()) tensors.push_back(b);
-    m.rank.group->broadcast(tensors);
-    torch::manual_seed(m.t.seed + 1000003ull * static_cast<uint64_t>(m.rank.rank) +
-                       static_cast<uint64_t>(m.state.step));
-    m.log->info("rank {} of {}: global batch {} = train.batch_size {} x {} ranks", m.rank.rank, m.rank.world_size,
-                m.t.batch_size * m.rank.world_size, m.t.batch_size, m.rank.world_size);
+    m.join_ranks();
+  } else if (m.t.accumulate_steps > 1) {
+    m.log->info(m.global_batch_text());
   }
   m.log->info("{}: {} encoder, {} parameters, {} head over {} classes, {} training examples, {} steps on {}", run_dir,
               config.model.name, m.model->encoder->num_parameters(), name_of(m.task.head), m.task.num_classes(),
@@ -276,46 +325,33 @@ SequenceModelImpl& Trainer::model() { return *impl_->model; }
 const TrainingState& Trainer::state() const { return impl_->state; }
 bool Trainer::done() const { return impl_->state.step >= impl_->total_steps; }
 
-Batch Trainer::next_batch() {
+StepData Trainer::next_step() {
   auto& m = *impl_;
   if (m.order_epoch != m.state.epoch) {
     m.order = m.batcher.epoch(m.state.epoch);
     m.order_epoch = m.state.epoch;
   }
-  const auto& global = m.order[static_cast<size_t>(m.state.batch_in_epoch)];
-  if (m.rank.world_size == 1) return m.batcher.collate(global);
-  return m.batcher.collate(shard_of(global, m.rank, m.empty_shard));
+  return step_data(m.batcher, m.order[static_cast<size_t>(m.state.batch_in_epoch)], m.rank, m.t.accumulate_steps);
 }
 
-double Trainer::train_step(const Batch& batch) {
+double Trainer::train_step(const StepData& step) {
   auto& m = *impl_;
   m.lr = scheduled_lr(m.t, m.state.step, m.total_steps);
   for (auto& group : m.optimizer->param_groups()) group.options().set_lr(m.lr);
-  torch::Tensor loss;
-  int64_t labels = 0;
-  {
-    PrecisionScope precision(m.t.precision);  // the forward only: backward follows what the forward recorded
-    auto labelled =
-        m.model->labelled_logits(batch.tokens.to(m.device), batch.valid_lens.to(m.device), batch.labels.to(m.device));
-    loss = task_loss(labelled.logits, labelled.labels, m.t.label_smoothing);
-    labels = labelled.labels.numel();
-  }
-  int64_t tokens = batch.num_tokens;
-  if (m.rank.group) {
-    m.optimizer->zero_grad();
-    loss.backward();
-    tokens = m.average_gradients(loss.item<double>(), labels, tokens);
-  } else {
-    m.last_loss = loss.item<double>();
-    if (!std::isfinite(m.last_loss)) return m.last_loss;
-    m.optimizer->zero_grad();
-    loss.backward();
+  m.optimizer->zero_grad();
+  double loss_sum = 0;  // this rank's weighted micro-batch losses
+  for (size_t i = 0; i < step.micro_batches.size(); ++i) {
+    const auto loss = m.micro_loss(step.micro_batches[i]);
+    const double w = step.weights[i], value = loss.item<double>();
+    if (!m.rank.group && !std::isfinite(value)) return m.last_loss = value;  // ranks decide on the global loss
+    loss_sum += w == 0 ? 0.0 : w * value;
+    m.backward(w == 1 ? loss : loss * w, i + 1 == step.micro_batches.size(), loss_sum);
   }
   if (!std::isfinite(m.last_loss)) return m.last_loss;
   if (m.t.clip_norm > 0) torch::nn::utils::clip_grad_norm_(m.model->parameters(), m.t.clip_norm);
   m.optimizer->step();
   ++m.state.step;
-  m.state.tokens_seen += tokens;
+  m.state.tokens_seen += step.global_tokens;
   if (++m.state.batch_in_epoch >= m.batcher.num_batches()) {
     m.state.batch_in_epoch = 0;
     ++m.state.epoch;
@@ -499,7 +535,8 @@ TrainOutcome Trainer::finish(StopReason reason) {
                  {"tokens_per_s", out.tokens_per_s},
                  {"peak_rss_mb", out.peak_rss_mb},
                  {"world_size", m.rank.world_size},
-                 {"global_batch_size", m.t.batch_size * m.rank.world_size},
+                 {"global_batch_size", m.global_batch()},
+                 {"accumulate_steps", m.t.accumulate_steps},
                  {"train_loss", out.train_loss},
                  {"valid", eval_json(out.valid, m.task.group_name)},
                  {"test", eval_json(out.test, m.task.group_name)}};
@@ -508,6 +545,11 @@ TrainOutcome Trainer::finish(StopReason reason) {
     result["allreduce_bytes_per_step"] = out.comm.bytes / steps;
     result["comm_s"] = out.comm.seconds;
     result["comm_share"] = out.comm.seconds / std::max(1e-9, m.train_elapsed() - m.state.elapsed_s);
+    result["dist_overlap"] = m.t.dist_overlap;
+    result["grad_buckets"] =
+        m.reducer ? m.reducer->num_buckets() : bucket_tensors(m.model->parameters(), m.bucket_bytes()).size();
+    result["exposed_comm_s"] = out.comm.exposed_s;
+    result["exposed_comm_ms_per_step"] = 1000 * out.comm.exposed_s / static_cast<double>(steps);
   }
   if (m.dir.writer()) write_file_atomic(m.dir.file("result.json"), result.dump(2) + "\n");
   m.log->info("done: {} steps in {}, {:.0f} tok/s, best valid accuracy {:.4f} (step {}), test accuracy {:.4f}", s.step,
@@ -521,7 +563,7 @@ TrainOutcome train(const Config& config, const std::string& run_dir, bool resume
   while (true) {
     if (auto reason = trainer.stop_check()) return trainer.finish(*reason);
     if (trainer.done()) return trainer.finish(StopReason::completed);
-    const double loss = trainer.train_step(trainer.next_batch());
+    const double loss = trainer.train_step(trainer.next_step());
     if (!std::isfinite(loss)) return trainer.finish(StopReason::non_finite_loss);
     trainer.log_step(loss);
     if (trainer.validation_due()) trainer.validate();

@@ -27,7 +27,8 @@ SEQENC_CHOICES(DeviceKind, {DeviceKind::cpu, "cpu"}, {DeviceKind::cuda, "cuda"},
 struct TrainOptions {
   int64_t steps = 1000;  // set steps or epochs (the other 0)
   int64_t epochs = 0;
-  int64_t batch_size = 32;  // per rank: the global batch is batch_size x world size
+  int64_t batch_size = 32;  // per rank and micro-step: the global batch is batch_size x world size x accumulate_steps
+  int64_t accumulate_steps = 1;  // micro-batches per optimizer step (gradient accumulation)
   double lr = 1e-3;
   OptimizerKind optimizer = OptimizerKind::adam;
   double weight_decay = 0.0;
@@ -44,6 +45,8 @@ struct TrainOptions {
   int64_t early_stopping = 0;             // validations without improvement before stopping; 0: off
   bool bucket = false;                    // batch examples of similar length together
   double dist_timeout_s = 60;             // data parallelism: rendezvous and collectives fail after this long
+  bool dist_overlap = true;               // reduce gradients during backward (c10d::Reducer), else after it
+  double dist_bucket_mb = 25;             // gradient buckets of about this many MB (PyTorch DDP's default)
 };
 
 struct BenchOptions {
@@ -111,7 +114,9 @@ void check_config(const Config& config, const std::string& origin);
 
 // Every key and its value, but those in `omit`.
 std::string to_yaml(const Config& config, const std::set<std::string>& omit = {});
-void save_config(const Config& config, const std::string& path, const std::set<std::string>& omit = {});
+// note: a comment line for the header (what the keys resolve to in this run, e.g. its global batch).
+void save_config(const Config& config, const std::string& path, const std::set<std::string>& omit = {},
+                 const std::string& note = "");
 
 struct ConfigKey {
   std::string key, type, default_value, help;

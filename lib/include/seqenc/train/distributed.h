@@ -29,10 +29,13 @@ std::vector<std::string> dist_problems(const DistOptions& options);
 
 // Communication done so far, for measurements.
 struct CommStats {
-  int64_t bytes = 0;  // payload handed to allreduce (per rank)
-  int64_t calls = 0;  // allreduce calls
-  double seconds = 0;
+  int64_t bytes = 0;     // payload handed to allreduce (per rank)
+  int64_t calls = 0;     // allreduce calls
+  double seconds = 0;    // waiting on collectives (what communication added to this rank's time)
+  double exposed_s = 0;  // of which gradient communication waited for after backward (not hidden behind it)
 };
+
+class GradientReducer;
 
 class ProcessGroup {
  public:
@@ -52,7 +55,8 @@ class ProcessGroup {
   void check_same(const std::string& text, const std::string& what);
   // Rank 0's values into every rank's tensors, in place.
   void broadcast(const std::vector<torch::Tensor>& tensors);
-  // Sums in place over ranks, flattened into buckets of about bucket_bytes (all in flight at once).
+  // Sums in place over ranks, flattened into buckets of about bucket_bytes (all in flight at once); its time
+  // counts as exposed (CommStats::exposed_s), as for gradients reduced after backward.
   void allreduce_sum(const std::vector<torch::Tensor>& tensors, int64_t bucket_bytes = kBucketBytes);
   // The largest value over ranks.
   int64_t allreduce_max(int64_t value);
@@ -60,6 +64,29 @@ class ProcessGroup {
   const CommStats& stats() const;
 
   static constexpr int64_t kBucketBytes = 25 << 20;  // as PyTorch's DDP
+
+ private:
+  friend class GradientReducer;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Sums gradients over ranks while backward runs, as PyTorch's DDP does: LibTorch's own c10d::Reducer hooks each
+// parameter's gradient accumulator and starts a bucket's allreduce as soon as its gradients are ready (buckets of
+// about bucket_bytes, in the reverse order of parameters, which is roughly the order backward produces them).
+// Nothing is divided: callers weight each rank's loss so that the sum is the mean they want.
+class GradientReducer {
+ public:
+  GradientReducer(ProcessGroup& group, const std::vector<torch::Tensor>& parameters, int64_t bucket_bytes);
+  ~GradientReducer();
+  GradientReducer(const GradientReducer&) = delete;
+  GradientReducer& operator=(const GradientReducer&) = delete;
+
+  // loss.backward(). With reduce, the parameters' gradients (what this backward adds to what earlier ones left,
+  // as in gradient accumulation) are summed over ranks before it returns, and so are the values in scalars (one
+  // small allreduce in flight alongside); without, it accumulates locally and communicates nothing.
+  void backward(const torch::Tensor& loss, bool reduce, torch::Tensor scalars = {});
+  size_t num_buckets() const;
 
  private:
   struct Impl;

@@ -41,13 +41,25 @@ struct TrainControl {
 // made a writer or not from this, the one place that decides. Every rank logs
 // to its console, with its rank when there is more than one. Ranks of a
 // data-parallel run share a ProcessGroup: each trains on its shard of every
-// global batch (train.batch_size x world_size) and gradients are averaged.
+// global batch (train.batch_size x world_size x train.accumulate_steps) and
+// gradients are averaged.
 struct Rank {
   int rank = 0;
   int world_size = 1;
   std::shared_ptr<ProcessGroup> group;  // set when world_size > 1
   bool writes() const { return rank == 0; }
   static Rank of(std::shared_ptr<ProcessGroup> group);  // this process's place in group (one process if null)
+};
+
+// What one optimizer step trains on here: this rank's share of the global batch (train.batch_size x world size x
+// train.accumulate_steps examples of the seeded order) as train.accumulate_steps micro-batches.
+struct StepData {
+  std::vector<Batch> micro_batches;
+  // Each micro-batch's labels over the global batch's, the weight of its mean loss: the weighted losses of all
+  // micro-batches and ranks sum to the global batch's mean over its labels. 0 for an empty share (which carries
+  // the batch's first example, so that every rank runs the same computation).
+  std::vector<double> weights;
+  int64_t global_tokens = 0;  // of the global batch, all ranks together
 };
 
 struct TrainOutcome {
@@ -79,10 +91,11 @@ class Trainer {
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;
 
-  bool done() const;   // the step budget is spent
-  Batch next_batch();  // the batch at the current position of the seeded order
-  // Forward, backward and update; returns the loss. A non-finite loss changes nothing.
-  double train_step(const Batch& batch);
+  bool done() const;     // the step budget is spent
+  StepData next_step();  // the global batch at the current position of the seeded order, this rank's share
+  // Forward and backward of each micro-batch, then one update; returns the global batch's loss. A non-finite loss
+  // changes no parameter.
+  double train_step(const StepData& step);
   void log_step(double loss);  // progress, and the metrics line every train.log_every steps
   bool validation_due() const;
   EvalResult validate();  // writes the metrics line; saves the best (if improved) and last checkpoints
