@@ -179,3 +179,9 @@ TEST_CASE("the demo's lag task needs a longer path than the demo CNN reaches", "
   // Relative positions clipped at or below the largest distance would make far offsets look alike.
   CHECK(config.model.max_relative_position > config.data.max_distance);
 }
+
+TEST_CASE("infinite and NaN numbers are refused (a fuzzer found --set train.lr=.INF accepted)", "[config]") {
+  CHECK_THROWS_WITH(load_config("", {"train.lr= .INF"}), Catch::Contains("train.lr: expected a number, got '.INF'"));
+  CHECK_THROWS_WITH(load_config("", {"model.dropout=.nan"}),
+                    Catch::Contains("model.dropout: expected a number, got '.nan'"));
+}

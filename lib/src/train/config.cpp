@@ -1,6 +1,7 @@
 #include "seqenc/train/config.h"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -180,6 +181,10 @@ class Schema {
       } else if constexpr (std::is_unsigned_v<T>) {
         if (!n.Scalar().empty() && n.Scalar()[0] == '-') throw YAML::Exception(YAML::Mark::null_mark(), "negative");
         field = n.as<T>();
+      } else if constexpr (std::is_floating_point_v<T>) {
+        const T value = n.as<T>();  // YAML reads .inf and .nan as numbers; no key means either
+        if (!std::isfinite(value)) throw YAML::Exception(YAML::Mark::null_mark(), "not finite");
+        field = value;
       } else {
         field = n.as<T>();
       }
