@@ -6,6 +6,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "seqenc/error.h"
@@ -141,6 +143,17 @@ bool FileLock::try_lock(const fs::path& path, FileLock& lock, long& holder_pid) 
   lock = FileLock();
   lock.fd_ = fd;
   return true;
+}
+
+std::string read_whole_file(const std::filesystem::path& path, std::string* problem) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *problem = std::strerror(errno);
+    return "";
+  }
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) *problem = "read error";
+  return bytes;
 }
 
 }  // namespace seqenc

@@ -3,11 +3,7 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdint>
-#include <cstring>
-#include <fstream>
-#include <iterator>
 
 namespace seqenc {
 
@@ -145,17 +141,6 @@ std::string zip_archive_problem(std::string_view bytes) {
     at = e.next;
   }
   return "";
-}
-
-std::string read_whole_file(const std::string& path, std::string* problem) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *problem = std::strerror(errno);
-    return "";
-  }
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) *problem = "read error";
-  return bytes;
 }
 
 }  // namespace seqenc

@@ -38,6 +38,8 @@ void write_file_atomic(const std::filesystem::path& path, const std::string& con
 void append_to_file(const std::filesystem::path& path, const std::string& text);
 // fsync of a file that exists; WriteError on failure.
 void sync_file(const std::filesystem::path& path);
+// The whole file; "" and why in *problem when it cannot be read.
+std::string read_whole_file(const std::filesystem::path& path, std::string* problem);
 
 // An advisory lock (flock) on a file, held while this object lives. The kernel releases it when the process
 // ends, however it ends, so a killed process never leaves a stale lock.

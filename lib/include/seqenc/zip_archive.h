@@ -12,7 +12,4 @@ namespace seqenc {
 // what is wrong, in a few words ("entry 'archive/data/3' fails its checksum").
 std::string zip_archive_problem(std::string_view bytes);
 
-// The whole file; "" and why in *problem when it cannot be read.
-std::string read_whole_file(const std::string& path, std::string* problem);
-
 }  // namespace seqenc

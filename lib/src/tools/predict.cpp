@@ -11,6 +11,7 @@
 #include "seqenc/data/line_reader.h"
 #include "seqenc/data/text_files.h"
 #include "seqenc/error.h"
+#include "seqenc/files.h"
 #include "seqenc/tools/export.h"
 #include "seqenc/version.h"
 #include "seqenc/zip_archive.h"
