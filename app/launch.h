@@ -1,23 +1,40 @@
-// Data parallelism, the process side: reading a worker's place from the
-// environment (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR,
-// MASTER_PORT, as torchrun sets them) and starting local workers (--nproc).
+// Data parallelism, the process side, as torchrun does it: resolving where the workers meet, starting the local
+// workers with torchrun's variables (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT),
+// supervising them, and (in a worker) reading those variables back to join the process group.
 #pragma once
-#include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
-#include "commands.h"
-#include "seqenc/train/trainer.h"
+#include "seqenc/train/config.h"
+#include "seqenc/train/sync.h"
 
 namespace seqenc::app {
+
+// Data parallelism (train, compare): workers to start here, and where they meet.
+struct LaunchArgs {
+  int nproc = 1;   // workers to start on this machine
+  int nnodes = 1;  // machines
+  int node_rank = 0;
+  std::string master_addr, master_port;  // default: MASTER_ADDR / MASTER_PORT, else 127.0.0.1 and a free port
+};
+
+// Where this machine's workers meet the others: checked, with the defaults filled in.
+struct Rendezvous {
+  std::string addr;
+  int port = 0;
+  int nproc = 1, node_rank = 0, world_size = 1;
+};
 
 // True when this process should start workers: --nproc or --nnodes above 1 and no RANK in the environment.
 bool launches_workers(const LaunchArgs& args);
 
-// Starts the workers (this program with worker_args, RANK etc. set), forwards SIGINT / SIGTERM to them and waits.
-// A worker that fails gets one line; the others get timeout_s (and a margin) to stop before they are killed.
-// Returns 0 when every worker succeeded, else the first failure's exit code (128 + signal for a signal).
+// The rendezvous the arguments (and MASTER_ADDR, MASTER_PORT) describe; ConfigError for a bad one, or a port that
+// node 0 cannot serve.
+Rendezvous resolve_rendezvous(const LaunchArgs& args);
+
+// Starts the workers (this program with worker_args, torchrun's variables set), forwards SIGINT / SIGTERM to them
+// and waits. A worker that fails gets one line; the others get timeout_s (and a margin) to stop before they are
+// killed. Returns 0 when every worker succeeded, else the first failure's exit code (128 + signal for a signal).
 int launch_workers(const LaunchArgs& args, const std::vector<std::string>& worker_args, double timeout_s);
 
 // This worker's rank from the environment, with its process group formed (rendezvous); a one-process Rank when

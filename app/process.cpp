@@ -6,6 +6,8 @@
 
 #include <torch/torch.h>
 
+#include "exit_codes.h"
+
 namespace seqenc::app {
 
 namespace {
@@ -61,13 +63,13 @@ int exit_code(StopReason reason) {
     case StopReason::completed:
     case StopReason::early_stopping:
     case StopReason::stopped:
-      return 0;
+      return kExitOk;
     case StopReason::non_finite_loss:
-      return 1;
+      return kExitFailure;
     case StopReason::interrupted:
-      return 128 + (g_stop_signal.load() != 0 ? g_stop_signal.load() : SIGINT);
+      return exit_code_for_signal(g_stop_signal.load() != 0 ? g_stop_signal.load() : SIGINT);
   }
-  return 1;
+  return kExitFailure;
 }
 
 }  // namespace seqenc::app

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "seqenc/train/trainer.h"
+#include "seqenc/train/outcome.h"
 
 namespace seqenc::app {
 

@@ -2,13 +2,24 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <iostream>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <torch/torch.h>
 #include <vector>
 
+#include "seqenc/data/task.h"
+#include "seqenc/data/tokenizer.h"
 #include "seqenc/train/trainer.h"
+
+// Ends a test case as skipped, visibly: CTest reports it as skipped (tests/CMakeLists.txt looks for this marker in
+// its output) and ./scripts/test prints the reason. For what cannot run on this machine, never for what failed.
+#define SEQENC_SKIP(reason)                                    \
+  do {                                                         \
+    std::cout << "SEQENC-SKIPPED: " << reason << std::endl;    \
+    return;                                                    \
+  } while (false)
 
 namespace seqenc::test {
 // Training without console output.
@@ -52,6 +63,22 @@ inline std::vector<nlohmann::json> metric_lines(const std::filesystem::path& dir
     lines.push_back(j);
   }
   return lines;
+}
+
+// The registered synthetic tasks (those that read no files).
+inline std::vector<std::string> synthetic_tasks() {
+  std::vector<std::string> names;
+  for (const auto& name : task_names()) {
+    if (!task_spec(TaskName(name)).reads_files()) names.push_back(name);
+  }
+  return names;
+}
+
+// text split by the tokenizer registered as `name`.
+inline std::vector<std::string> tokenize(const std::string& name, const std::string& text) {
+  DataOptions o;
+  o.tokenizer = TokenizerName(name);
+  return make_tokenizer(o)->tokenize(text);
 }
 
 // An empty scratch directory name, unique to this process.

@@ -184,6 +184,6 @@ TEST_CASE("cli: export then predict, with a missing input file refused", "[cli][
   CHECK(std::count(first.begin(), first.end(), ' ') == 4);  // "the bird follows some cat": five tags
   auto missing = run_seqenc("predict --model " + model + " --input /nonexistent.txt");
   CHECK(missing.status == 2);
-  CHECK_THAT(missing.err, Catch::Contains("/nonexistent.txt: cannot open file"));
+  CHECK_THAT(missing.err, Catch::Contains("/nonexistent.txt: no such file"));
   fs::remove_all(dir);
 }

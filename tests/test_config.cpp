@@ -5,6 +5,8 @@
 
 #include "seqenc/data/dataset.h"
 #include "seqenc/nn/encoder.h"
+#include "seqenc/data/task.h"
+#include "seqenc/tools/tool_config.h"
 #include "seqenc/train/config.h"
 
 using namespace seqenc;
@@ -85,7 +87,7 @@ TEST_CASE("YAML syntax errors and missing files name the file", "[config]") {
   auto path = write_temp("model:\n  num_hiddens: [1, 2\n");
   CHECK_THROWS_WITH(load_config(path), Catch::Contains(path + ":") && Catch::Contains("YAML syntax error"));
   fs::remove(path);
-  CHECK_THROWS_WITH(load_config("/nonexistent.yaml"), Catch::Contains("/nonexistent.yaml: cannot read config file"));
+  CHECK_THROWS_WITH(load_config("/nonexistent.yaml"), Catch::Contains("/nonexistent.yaml: no such file"));
   auto list = write_temp("- 1\n- 2\n");
   CHECK_THROWS_WITH(load_config(list), Catch::Contains("expected a mapping"));
   fs::remove(list);
@@ -109,9 +111,9 @@ TEST_CASE("the resolved configuration round-trips through YAML", "[config]") {
 }
 
 TEST_CASE("every key is listed with its default and help", "[config]") {
-  auto keys = config_keys();
+  auto keys = tool_config_keys();
   auto has = [&](const std::string& k) {
-    return std::any_of(keys.begin(), keys.end(), [&](const ConfigKey& c) { return c.key == k; });
+    return std::any_of(keys.begin(), keys.end(), [&](const KeyDescription& c) { return c.key == k; });
   };
   for (const char* k : {"model.encoder",
                         "model.num_hiddens",
@@ -157,7 +159,7 @@ TEST_CASE("every config in configs/ is valid, and file configs find their data",
     INFO(entry.path().string());
     ++count;
     auto config = load_config(entry.path().string());
-    if (!is_synthetic_task(config.data.task)) {
+    if (task_spec(config.data.task).reads_files()) {
       // Paths in configs are relative to the repository root, where the README's commands run.
       for (auto* p : {&config.data.train, &config.data.valid, &config.data.test})
         if (!p->empty()) *p = std::string(SEQENC_SOURCE_DIR "/") + *p;
@@ -170,7 +172,7 @@ TEST_CASE("every config in configs/ is valid, and file configs find their data",
 
 TEST_CASE("the demo's lag task needs a longer path than the demo CNN reaches", "[config]") {
   auto config = load_config(SEQENC_SOURCE_DIR "/configs/demo.yaml");
-  REQUIRE(config.data.task == "lag");
+  REQUIRE(config.data.task == TaskName("lag"));
   auto cnn = encoder_options_for(config, 64, false, config.data.max_len);
   cnn.name = "cnn";
   const auto reach = make_encoder(cnn)->cost(config.data.seq_len).reach_before;

@@ -509,7 +509,7 @@ TEST_CASE("distributed: reduced during backward or after it, the same run, and r
     const auto result = json::parse(slurp(dir / "result.json"));
     CHECK(result["dist_overlap"] == (overlap == "true"));
     CHECK(result["grad_buckets"].get<int64_t>() > 1);
-    CHECK(result["exposed_comm_s"].get<double>() >= 0);
+    CHECK(result["exposed_comm_s"].get<double>() > 0);  // the wait for the last reduced gradients was measured
     CHECK(result["exposed_comm_s"].get<double>() <= result["comm_s"].get<double>());
     CHECK(result["allreduce_bytes_per_step"].get<int64_t>() > 0);
     CHECK_THAT(r.err, Catch::Contains(overlap == "true" ? "during backward" : "after backward"));

@@ -10,9 +10,13 @@
 #include <torch/torch.h>
 
 #include "helpers.h"
+#include "seqenc/data/file_format.h"
+#include "seqenc/data/synthetic.h"
 #include "seqenc/nn/torchscript.h"
 #include "seqenc/tools/export.h"
+#include "seqenc/tools/tool_config.h"
 #include "seqenc/train/run.h"
+#include "seqenc/train/sinks.h"
 #include "seqenc/train/trainer.h"
 
 using namespace seqenc;
@@ -130,7 +134,8 @@ TEST_CASE("a run written by seqenc 0.1.0 still loads, evaluates the same and res
   const auto expected_best = read_json(fixture / "result.json")["test"];
   CHECK(evaluate_run(best).loss == Approx(expected_best["loss"].get<double>()).epsilon(1e-5));
 
-  auto config = load_config((dir / "config.yaml").string(), {"train.steps=9"});
+  // A 0.1.0 run directory's config.yaml also holds the tools' sections, as the program reads it for --resume.
+  auto config = load_tool_config((dir / "config.yaml").string(), {"train.steps=9"});
   TrainControl quiet;
   quiet.quiet = true;
   auto outcome = train(config, dir.string(), true, quiet);
@@ -149,7 +154,7 @@ TEST_CASE("closed choices are enums: names round-trip and unknown names are refu
   CHECK(config.train.optimizer == OptimizerKind::adamw);
   CHECK(config.train.schedule == Schedule::cosine);
   CHECK(config.train.device == DeviceKind::automatic);
-  CHECK(config.data.tokenizer == Tokenizer::chars);
+  CHECK(config.data.tokenizer == TokenizerName("char"));
   CHECK(config.pooling == Pooling::cls);
   CHECK(config.model.activation == Activation::gelu);
   const auto yaml = to_yaml(config);
@@ -190,5 +195,116 @@ TEST_CASE("a stop request reaches the Trainer through TrainControl and leaves a 
   CHECK(outcome.stop_reason == StopReason::interrupted);
   CHECK(outcome.state.step == 2);  // polled before each step: the third poll comes after two steps
   CHECK(fs::exists(dir / "checkpoint_last.pt"));
+  fs::remove_all(dir);
+}
+
+namespace {
+
+// A file format from outside lib/: "label|text", one file's worth of code and one registration line below.
+TaskSpec pipe_classify_task() {
+  FileFormat format;
+  format.head = HeadKind::classify;
+  format.parse = [](const std::string& line, const Tokenizer& tokenizer, bool require_labels, const LineReader& reader,
+                    Record& out) {
+    const auto bar = line.find('|');
+    if (bar == std::string::npos && require_labels) reader.fail("expected label|text, found no '|'");
+    out.tokens = tokenizer.tokenize(bar == std::string::npos ? line : line.substr(bar + 1));
+    if (out.tokens.empty()) reader.fail("empty text");
+    if (bar != std::string::npos) out.labels.push_back(line.substr(0, bar));
+    return true;
+  };
+  return file_task(format);
+}
+
+// A synthetic task from outside lib/: the label is the sequence's first symbol.
+struct FirstSymbol : Generator {
+  const DataOptions& o;
+  FirstSymbol(const DataOptions& options, TaskData& task) : o(options) {
+    for (int64_t s = 0; s < o.symbols; ++s) {
+      task.vocab.add("x" + std::to_string(s));
+      task.label_names.push_back("x" + std::to_string(s));
+    }
+  }
+  void example(Rng& rng, Dataset& out) const override {
+    std::vector<int32_t> tokens(static_cast<size_t>(uniform(rng, o.min_len, o.seq_len)));
+    for (auto& t : tokens) t = static_cast<int32_t>(kNumSpecialTokens + uniform(rng, 0, o.symbols - 1));
+    out.add(tokens, {tokens.front() - static_cast<int32_t>(kNumSpecialTokens)}, {});
+  }
+};
+
+// A metrics sink from outside lib/: every training window and validation as a CSV line, while `enabled`.
+struct CsvSink : TrainingObserver {
+  explicit CsvSink(fs::path path) : path(std::move(path)) {}
+  void on_train_window(const TrainWindow& e) override { append(e.step, "train", e.loss); }
+  void on_validation(const Validated& e) override { append(e.step, "valid", e.result.loss); }
+  void append(int64_t step, const std::string& split, double loss) {
+    std::ofstream(path, std::ios::app) << step << "," << split << "," << loss << "\n";
+  }
+  fs::path path;
+};
+bool g_csv_enabled = false;
+
+}  // namespace
+
+TEST_CASE("a file format registered outside lib/ trains, evaluates and reads files like a built-in one",
+          "[extension][data]") {
+  register_task("pipe_classify", pipe_classify_task());
+  const auto data = fresh_dir("pipe.txt");
+  {
+    std::ofstream out(data);
+    for (int i = 0; i < 60; ++i) out << (i % 2 ? "odd|one three five" : "even|two four six") << " w" << i << "\n";
+  }
+  auto config = load_config("", {"data.task=pipe_classify", "data.train=" + data.string(), "model.num_hiddens=16",
+                                 "model.num_heads=2", "model.ffn_num_hiddens=32", "train.steps=20",
+                                 "train.batch_size=8", "train.eval_every=10", "train.threads=1"});
+  auto dir = fresh_dir("pipe_run");
+  auto outcome = train(config, dir.string(), false, seqenc::test::quietly());
+  CHECK(outcome.finished());
+  auto run = load_run(dir.string());
+  CHECK(run.task.head == HeadKind::classify);
+  CHECK(run.task.label_names == std::vector<std::string>{"even", "odd"});
+  CHECK(evaluate_run(run, data.string()).examples == 60);
+  CHECK_THROWS_WITH(load_config("", {"data.task=pipe_classify", "data.train=" + data.string(), "data.valid=x"}),
+                    Catch::Contains("data.valid, data.test: give both"));  // the file formats' shared checks apply
+  fs::remove_all(dir);
+  fs::remove(data);
+}
+
+TEST_CASE("a synthetic task registered outside lib/ is a data.task like the built-in ones", "[extension][data]") {
+  register_task("first_symbol",
+                synthetic_task(HeadKind::classify, [](const DataOptions& o, TaskData& t) {
+                  return std::make_unique<FirstSymbol>(o, t);
+                }));
+  auto config = tiny_config("cnn");
+  apply_overrides(config, {"data.task=first_symbol"});
+  const auto task = load_task(config.data);
+  REQUIRE(task.train.size() == 64);
+  CHECK(task.num_classes() == 4);
+  CHECK(task.train.labels[0] == task.train.tokens[0] - kNumSpecialTokens);
+  auto dir = fresh_dir("first_symbol");
+  CHECK(train(config, dir.string(), false, seqenc::test::quietly()).finished());
+  fs::remove_all(dir);
+  CHECK_THROWS_WITH(load_config("", {"data.task=first_symbol", "data.symbols=1"}),
+                    Catch::Contains("data.symbols: must be >= 2"));  // the synthetic tasks' shared checks apply
+}
+
+TEST_CASE("a metrics sink registered outside lib/ hears every training window and validation", "[extension]") {
+  register_sink("csv", [](const SinkContext& c) -> std::unique_ptr<TrainingObserver> {
+    if (!g_csv_enabled || !c.dir.writer()) return nullptr;
+    return std::make_unique<CsvSink>(c.dir.file("metrics.csv"));
+  });
+  g_csv_enabled = true;
+  auto dir = fresh_dir("csv_sink");
+  auto outcome = train(tiny_config("cnn"), dir.string(), false, seqenc::test::quietly());
+  g_csv_enabled = false;
+  REQUIRE(outcome.finished());
+  std::vector<std::string> csv, jsonl;
+  std::ifstream in(dir / "metrics.csv");
+  for (std::string line; std::getline(in, line);) csv.push_back(line.substr(0, line.rfind(',')));
+  for (const auto& j : seqenc::test::metric_lines(dir)) {
+    jsonl.push_back(std::to_string(j["step"].get<int64_t>()) + "," + j["split"].get<std::string>());
+  }
+  CHECK(csv == jsonl);  // the same events, in the same order, as metrics.jsonl
+  CHECK(csv.size() == 6);  // train at 3, 6, 9, 12; valid at 6, 12
   fs::remove_all(dir);
 }

@@ -10,6 +10,7 @@
 #include "seqenc/data/dataset.h"
 #include "seqenc/tools/comparison_report.h"
 #include "seqenc/train/compare.h"
+#include "seqenc/train/recipe.h"
 #include "seqenc/train/trainer.h"
 
 using namespace seqenc;
@@ -41,7 +42,7 @@ double best_accuracy(const std::vector<std::string>& overrides, const std::strin
 
 TEST_CASE("segment: words of one lexicon without spaces, every character tagged B or I", "[recipes][data]") {
   DataOptions o;
-  o.task = "segment";
+  o.task = TaskName("segment");
   o.symbols = 5;
   o.words = 6;
   o.min_len = 10;
@@ -82,7 +83,7 @@ TEST_CASE("the default recipe lets a transformer learn a local task, the book's 
   INFO("transformer " << transformer << ", book " << book << ", cnn " << cnn);
   CHECK(book < 0.8);  // the majority tag (I) is ~0.73: position, drowned by content, is never learnt
   CHECK(transformer > 0.9);
-  // README's full-size measurement (n 24-32, 4000 examples) is within 0.03 of the CNN; at this size, 0.04.
+  // docs/recipes.md's full-size measurement (n 24-32, 4000 examples) is within 0.03 of the CNN; at this size, 0.04.
   CHECK(transformer >= cnn - 0.04);
 }
 

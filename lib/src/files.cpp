@@ -145,7 +145,20 @@ bool FileLock::try_lock(const fs::path& path, FileLock& lock, long& holder_pid) 
   return true;
 }
 
+std::string input_problem(const std::filesystem::path& path) {
+  std::error_code error;
+  const auto status = fs::status(path, error);
+  if (error || !fs::exists(status)) return "no such file";
+  if (fs::is_directory(status)) return "is a directory, not a file";
+  if (::access(path.c_str(), R_OK) != 0) return "cannot read (" + cause(errno) + ")";
+  return "";
+}
+
 std::string read_whole_file(const std::filesystem::path& path, std::string* problem) {
+  if (auto why = input_problem(path); !why.empty()) {
+    *problem = why;
+    return "";
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     *problem = std::strerror(errno);

@@ -15,7 +15,8 @@
 #include "seqenc/error.h"
 #include "seqenc/tools/predict.h"
 #include "seqenc/train/checkpoint.h"
-#include "seqenc/train/config.h"
+#include "seqenc/tools/tool_config.h"
+#include "seqenc/train/recipe.h"
 #include "seqenc/train/trainer.h"
 
 namespace seqenc::fuzz {
@@ -128,13 +129,13 @@ int config(const uint8_t* data, size_t size) {
   const auto& path = file.hold(input.substr(0, nul));
   const auto overrides = nul == std::string::npos ? std::vector<std::string>{} : lines_of(input.substr(nul + 1));
   return answered(path, [&] {
-    auto loaded = load_config(path, overrides);
+    auto loaded = load_tool_config(path, overrides);
     apply_recipe(loaded);
     // The config.yaml a run writes must load back as itself: --resume reads it.
     const auto text = to_yaml(loaded);
-    Config again;
+    ToolConfig again;
     try {
-      again = load_config(resolved.hold(text));
+      again = load_tool_config(resolved.hold(text));
     } catch (const Error& e) {
       require(false, std::string("the resolved configuration loads back: ") + e.what());
     }
@@ -148,8 +149,9 @@ int text_formats(const uint8_t* data, size_t size) {
   static MemoryFile file;
   const uint8_t mode = data[0];
   DataOptions o;
-  o.task = file_format_names()[static_cast<size_t>(mode & 3) % 3];
-  o.tokenizer = (mode & 4) ? Tokenizer::chars : Tokenizer::whitespace;
+  const char* formats[] = {"tsv_classify", "tsv_tag", "text_lm"};
+  o.task = TaskName(formats[static_cast<size_t>(mode & 3) % 3]);
+  o.tokenizer = TokenizerName((mode & 4) ? "char" : "whitespace");
   o.max_vocab = (mode & 8) ? 8 : 64;
   o.max_distinct_tokens = 2 * o.max_vocab;  // pruning is exercised too
   o.min_freq = (mode & 16) ? 2 : 1;
@@ -158,7 +160,7 @@ int text_formats(const uint8_t* data, size_t size) {
   o.train = file.hold(data + 1, size - 1);
   if (mode & 128) o.valid = o.test = o.train;  // else split by ratio
   return answered(o.train, [&] {
-    const auto task = load_file_task(o);
+    const auto task = load_task(o);
     check_vocabulary(task.vocab);
     const std::set<std::string> distinct(task.label_names.begin(), task.label_names.end());
     require(distinct.size() == task.label_names.size() && !distinct.empty(), "labels are distinct");
@@ -199,11 +201,13 @@ int predict_input(const uint8_t* data, size_t size) {
   const uint8_t mode = data[0];
   const HeadKind heads[] = {HeadKind::classify, HeadKind::tag, HeadKind::lm};
   const auto head = heads[static_cast<size_t>(mode & 3) % 3];
-  const auto tokenizer = (mode & 4) ? Tokenizer::chars : Tokenizer::whitespace;
+  DataOptions options;
+  options.tokenizer = TokenizerName((mode & 4) ? "char" : "whitespace");
+  const auto tokenizer = make_tokenizer(options);
   const int64_t max_len = 1 + (mode >> 5);
   const auto& path = file.hold(data + 1, size - 1);
   return answered(path, [&] {
-    const auto sequences = read_prediction_input(path, head, tokenizer, max_len, vocab, 256);
+    const auto sequences = read_prediction_input(path, head, *tokenizer, max_len, vocab, 256);
     require(!sequences.empty(), "something to predict");
     for (const auto& s : sequences) {
       require(!s.empty() && static_cast<int64_t>(s.size()) <= max_len, "sequence length");

@@ -38,6 +38,10 @@ void write_file_atomic(const std::filesystem::path& path, const std::string& con
 void append_to_file(const std::filesystem::path& path, const std::string& text);
 // fsync of a file that exists; WriteError on failure.
 void sync_file(const std::filesystem::path& path);
+// Why `path` cannot be read as an input file ("no such file", "is a directory, not a file", "cannot read
+// (Permission denied)"), or "" when it can. Every reader of users' files asks this first, so that a directory
+// given as a file is one line naming it rather than a stream error naming nothing.
+std::string input_problem(const std::filesystem::path& path);
 // The whole file; "" and why in *problem when it cannot be read.
 std::string read_whole_file(const std::filesystem::path& path, std::string* problem);
 

@@ -1,6 +1,7 @@
 #include "seqenc/data/line_reader.h"
 
 #include "seqenc/error.h"
+#include "seqenc/files.h"
 
 namespace seqenc {
 
@@ -44,6 +45,7 @@ bool is_valid_utf8(const std::string& s) {
 LineReader::LineReader(const std::string& path, int64_t max_line_bytes)
     : path_(path), in_(path, std::ios::binary), max_bytes_(static_cast<size_t>(max_line_bytes)) {
   if (path.empty()) throw DataError("no data file given");
+  if (auto why = input_problem(path); !why.empty()) throw DataError(path + ": " + why);
   if (!in_) throw DataError(path + ": cannot open file");
 }
 

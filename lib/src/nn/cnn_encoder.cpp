@@ -6,6 +6,19 @@
 
 namespace seqenc {
 
+EncoderFacts CnnEncoderImpl::facts() {
+  EncoderFacts f;
+  f.exponent_n = "1 (O(knd²))";
+  f.exponent_d = "2";
+  f.sequential_operations = "O(1)";
+  f.max_path_length = "O(n/k)";
+  f.in_default_comparison = true;
+  for (int64_t k : {3, 5, 7})
+    f.path_variants.push_back({"cnn k=" + std::to_string(k), [k](EncoderOptions& o) { o.kernel_size = k; }});
+  f.path_variants.push_back({"dilated cnn k=3", [](EncoderOptions& o) { o.dilated = true; }});
+  return f;
+}
+
 std::vector<std::string> CnnEncoderImpl::problems(const EncoderOptions& o) {
   std::vector<std::string> p;
   if (o.kernel_size < 1 || o.kernel_size % 2 == 0) {

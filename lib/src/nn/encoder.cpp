@@ -1,55 +1,52 @@
 #include "seqenc/nn/encoder.h"
 
-#include <map>
-#include <mutex>
-
 #include "seqenc/nn/cnn_encoder.h"
 #include "seqenc/nn/rnn_encoder.h"
 #include "seqenc/nn/transformer_encoder.h"
+#include "seqenc/registry.h"
 #include "seqenc/strings.h"
 
 namespace seqenc {
 
 namespace {
 
-struct Registration {
-  EncoderFactory factory;
-  EncoderValidator validator;
-};
-
 template <typename Impl>
-Registration builtin() {
-  return {[](const EncoderOptions& o) { return std::make_shared<Impl>(o); }, &Impl::problems};
+EncoderSpec builtin() {
+  return {[](const EncoderOptions& o) { return std::make_shared<Impl>(o); }, &Impl::problems, Impl::facts()};
 }
 
-std::map<std::string, Registration>& registry() {
-  static std::map<std::string, Registration> entries = {
+// The built-in encoders, in the order compare and analyze show them.
+Registry<EncoderSpec>& registry() {
+  static Registry<EncoderSpec> encoders({
       {"transformer", builtin<TransformerEncoderImpl>()},
       {"cnn", builtin<CnnEncoderImpl>()},
       {"rnn", builtin<RnnEncoderImpl>()},
-  };
-  return entries;
-}
-std::mutex registry_mutex;
-
-Registration find_registration(const std::string& name) {
-  std::lock_guard<std::mutex> lock(registry_mutex);
-  auto it = registry().find(name);
-  return it == registry().end() ? Registration{} : it->second;
+  });
+  return encoders;
 }
 
 }  // namespace
 
-std::vector<std::string> encoder_names() {
-  std::lock_guard<std::mutex> lock(registry_mutex);
+std::vector<std::string> encoder_names() { return registry().names(); }
+
+std::vector<std::pair<std::string, EncoderSpec>> encoder_specs() { return registry().entries(); }
+
+EncoderFacts encoder_facts(const std::string& name) {
+  const auto spec = registry().find(name);
+  return spec ? spec->facts : EncoderFacts{};
+}
+
+std::vector<std::string> default_comparison() {
   std::vector<std::string> names;
-  for (const auto& [name, entry] : registry()) names.push_back(name);
+  for (const auto& [name, spec] : registry().entries()) {
+    if (spec.facts.in_default_comparison) names.push_back(name);
+  }
   return names;
 }
 
-void register_encoder(const std::string& name, EncoderFactory factory, EncoderValidator validator) {
-  std::lock_guard<std::mutex> lock(registry_mutex);
-  registry()[name] = {std::move(factory), std::move(validator)};
+void register_encoder(const std::string& name, EncoderFactory factory, EncoderValidator validator,
+                      EncoderFacts facts) {
+  registry().add(name, {std::move(factory), std::move(validator), std::move(facts)});
 }
 
 namespace {
@@ -65,19 +62,20 @@ std::vector<std::string> shared_problems(const EncoderOptions& o) {
 
 std::vector<std::string> encoder_problems(const EncoderOptions& o) {
   auto p = shared_problems(o);
-  if (auto validator = find_registration(o.name).validator) {
-    for (auto& problem : validator(o)) p.push_back(std::move(problem));
+  const auto spec = registry().find(o.name);
+  if (spec && spec->validator) {
+    for (auto& problem : spec->validator(o)) p.push_back(std::move(problem));
   }
   return p;
 }
 
 std::shared_ptr<EncoderImpl> make_encoder(const EncoderOptions& options) {
-  auto factory = find_registration(options.name).factory;
-  if (!factory) {
+  const auto spec = registry().find(options.name);
+  if (!spec || !spec->factory) {
     throw ModelError("unknown encoder '" + options.name + "' (known: " + join(encoder_names(), ", ") + ")");
   }
   EncoderImpl::require(encoder_problems(options), options);
-  return factory(options);
+  return spec->factory(options);
 }
 
 void EncoderImpl::require(const std::vector<std::string>& problems, const EncoderOptions& options) {

@@ -269,6 +269,37 @@ void forward_kernel(const Problem& p, const DropoutMask& mask, const In* q, cons
   });
 }
 
+// D_i = dO_i . O_i = sum_j P_ij dP_ij, for each row of a query block.
+template <typename T>
+void row_dots(const T* out, const T* dout, int64_t rows, int64_t dv, T* D) {
+  for (int64_t i = 0; i < rows; ++i) {
+    const T *o = out + i * dv, *g = dout + i * dv;
+    T sum = 0;
+    for (int64_t c = 0; c < dv; ++c) sum += o[c] * g[c];
+    D[i] = sum;
+  }
+}
+
+// dS = P (dP - D) in place of P, dP masked by the dropout mask M where there is one; zero for a uniform row.
+template <typename T>
+void softmax_backward(const Problem& p, const T* M, int64_t row0, int64_t rows, int64_t cols, const T* D, const T* dP,
+                      T* P) {
+  for (int64_t i = 0; i < rows; ++i) {
+    T* s = P + i * cols;
+    const T* g = dP + i * cols;
+    if (p.uniform(row0 + i)) {
+      std::fill(s, s + cols, T(0));
+      continue;
+    }
+    if (M) {
+      const T* mi = M + i * cols;
+      for (int64_t j = 0; j < cols; ++j) s[j] *= g[j] * mi[j] - D[i];
+    } else {
+      for (int64_t j = 0; j < cols; ++j) s[j] *= g[j] - D[i];
+    }
+  }
+}
+
 // One head at a time, so that each thread owns its head's dK and dV (no atomics), as PyTorch's kernel does.
 // dout_in: dout as the products' factor (dout itself unless they run in bf16).
 template <typename T, typename In>
@@ -285,12 +316,7 @@ void backward_kernel(const Problem& p, const DropoutMask& mask, const In* q, con
         const In *Q = q + row0 * p.d, *dO_in = dout_in + row0 * p.dv;
         const T* dO = dout + row0 * p.dv;
         T* dQ = dq + row0 * p.d;
-        for (int64_t i = 0; i < rows; ++i) {  // D_i = dO_i . O_i = sum_j P_ij dP_ij
-          const T *o = out + (row0 + i) * p.dv, *g = dO + i * p.dv;
-          T sum = 0;
-          for (int64_t c = 0; c < p.dv; ++c) sum += o[c] * g[c];
-          D[i] = sum;
-        }
+        row_dots(out + row0 * p.dv, dO, rows, p.dv, D.data());
         const int64_t key_end = keys_needed(p, row0, rows);
         for (int64_t key0 = 0; key0 < key_end; key0 += p.k_block) {
           const int64_t cols = std::min(p.k_block, key_end - key0);
@@ -311,19 +337,7 @@ void backward_kernel(const Problem& p, const DropoutMask& mask, const In* q, con
           gemm(true, false, cols, p.dv, rows, T(1), as_factor(used, rows * cols, weights_in), cols, dO_in, p.dv, T(1),
                dV, p.dv);
           gemm(false, true, rows, cols, p.dv, T(1), dO_in, p.dv, V, p.dv, T(0), dP.data(), cols);
-          for (int64_t i = 0; i < rows; ++i) {  // dS = P (dP - D), in place of P; none for a uniform row
-            T *s = P.data() + i * cols, *g = dP.data() + i * cols;
-            if (p.uniform(row0 + i)) {
-              std::fill(s, s + cols, T(0));
-              continue;
-            }
-            if (mask.active()) {
-              const T* mi = M.data() + i * cols;
-              for (int64_t j = 0; j < cols; ++j) s[j] *= g[j] * mi[j] - D[i];
-            } else {
-              for (int64_t j = 0; j < cols; ++j) s[j] *= g[j] - D[i];
-            }
-          }
+          softmax_backward(p, mask.active() ? M.data() : nullptr, row0, rows, cols, D.data(), dP.data(), P.data());
           const auto scale = static_cast<T>(p.scale);
           const In* dS = as_factor(P.data(), rows * cols, dS_in);
           gemm(false, false, rows, p.d, cols, scale, dS, cols, K, p.d, T(1), dQ, p.d);

@@ -1,6 +1,6 @@
 // Private to nn/: row-major matrix products C = alpha op(A) op(B) + beta C.
 // float goes to oneDNN's sgemm: its JIT kernels run ~6x faster here than the
-// OpenBLAS build LibTorch uses (README, "Measured performance"); double goes to
+// OpenBLAS build LibTorch uses (docs/performance.md); double goes to
 // CBLAS (only tests and gradient measurements use it); bf16 inputs go to
 // oneDNN's bf16 gemm, which accumulates and writes fp32. Inside an OpenMP
 // parallel region all run single-threaded.

@@ -8,6 +8,18 @@
 
 namespace seqenc {
 
+EncoderFacts RnnEncoderImpl::facts() {
+  EncoderFacts f;
+  f.exponent_n = "1 (O(nd²))";
+  f.exponent_d = "2";
+  f.sequential_operations = "O(n)";
+  f.max_path_length = "O(n)";
+  f.in_default_comparison = true;
+  f.path_in_steps = true;
+  f.path_variants = {{"rnn", [](EncoderOptions&) {}}};
+  return f;
+}
+
 std::vector<std::string> RnnEncoderImpl::problems(const EncoderOptions& o) {
   if (o.causal && o.bidirectional) {
     return {"model.bidirectional: must be false for a causal model (a causal RNN runs unidirectionally)"};

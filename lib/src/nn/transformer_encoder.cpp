@@ -163,6 +163,26 @@ bool TransformerEncoderImpl::uses_fused_attention(const torch::Tensor& queries) 
   return blocks.front()->attention->uses_fused(queries);
 }
 
+std::string TransformerEncoderImpl::attention_kernel(const torch::Device& device) const {
+  return uses_fused_attention(torch::empty({0}, torch::device(device))) ? "fused" : "reference";
+}
+
+EncoderFacts TransformerEncoderImpl::facts() {
+  EncoderFacts f;
+  f.exponent_n = "2 (O(n²d))";
+  f.exponent_d = "1 (O(n²d)), 2 from the projections (O(nd²))";
+  f.sequential_operations = "O(1)";
+  f.max_path_length = "O(1)";
+  f.in_default_comparison = true;
+  f.path_variants = {{"transformer", [](EncoderOptions&) {}}};
+  // Measured in docs/recipes.md: with the book's settings a transformer learns local structure too slowly to
+  // show it in the budget a CNN needs; a larger step and no dropout do, on local and long-range tasks alike.
+  f.recipe_settings = {{"train.lr", "0.003"}, {"model.dropout", "0"}};
+  f.default_recipe_summary = "token embeddings N(0, 1/d), positions never dropped";
+  f.book_recipe_summary = "the section's model";
+  return f;
+}
+
 std::vector<torch::Tensor> TransformerEncoderImpl::attention_weights() const {
   std::vector<torch::Tensor> weights;
   for (const auto& block : blocks) weights.push_back(block->attention->attention_weights());

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -11,13 +12,14 @@
 
 #include "seqenc/files.h"
 #include "seqenc/nn/positional_encoding.h"
-#include "seqenc/nn/transformer_encoder.h"
 #include "seqenc/strings.h"
 #include "seqenc/tools/comparison_report.h"
 #include "seqenc/tools/measure.h"
 #include "seqenc/tools/plot.h"
 #include "seqenc/tools/recipe_study.h"
 #include "seqenc/tools/table.h"
+#include "seqenc/train/compare.h"
+#include "seqenc/train/recipe.h"
 #include "seqenc/train/run.h"
 
 namespace seqenc {
@@ -26,8 +28,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::vector<std::string> kEncoders = {"transformer", "cnn", "rnn"};
-
 std::vector<int64_t> doubling(int64_t from, int64_t to) {
   std::vector<int64_t> v;
   for (int64_t x = from; x <= to; x *= 2) v.push_back(x);
@@ -35,7 +35,7 @@ std::vector<int64_t> doubling(int64_t from, int64_t to) {
 }
 
 // One layer of `name` at width d, as the cost section measures it.
-EncoderOptions one_layer(const Config& config, const std::string& name, int64_t d, int64_t max_len) {
+EncoderOptions one_layer(const ToolConfig& config, const std::string& name, int64_t d, int64_t max_len) {
   EncoderOptions o = config.model;
   o.name = name;
   o.vocab_size = 16;
@@ -57,13 +57,13 @@ struct Sweep {
   std::vector<double> x;
 };
 
-Sweep time_sweep(const Config& config, const std::vector<int64_t>& ns, const std::vector<int64_t>& ds, bool backward) {
+Sweep time_sweep(const ToolConfig& config, const std::vector<int64_t>& ns, const std::vector<int64_t>& ds, bool backward) {
   Sweep s;
   const bool over_n = ns.size() > 1;
   for (size_t i = 0; i < std::max(ns.size(), ds.size()); ++i) {
     const int64_t n = over_n ? ns[i] : ns[0], d = over_n ? ds[0] : ds[i];
     s.x.push_back(static_cast<double>(over_n ? n : d));
-    for (const auto& name : kEncoders) {
+    for (const auto& name : default_comparison()) {
       torch::manual_seed(0);
       auto encoder = make_encoder(one_layer(config, name, d, n));
       auto X = torch::randn({1, n, d});
@@ -99,13 +99,14 @@ LinePlot sweep_plot(const Sweep& s, bool flops, const std::string& title, const 
   p.xlabel = xlabel;
   p.ylabel = flops ? "analytic forward FLOPs" : "milliseconds (median)";
   p.logx = p.logy = true;
-  for (const auto& name : kEncoders) p.series.push_back({name, s.x, flops ? s.flops.at(name) : s.ms.at(name)});
+  for (const auto& name : default_comparison())
+    p.series.push_back({name, s.x, flops ? s.flops.at(name) : s.ms.at(name)});
   return p;
 }
 
 // The report being written: its directory, its Markdown, and the configuration measured.
 struct Report {
-  const Config& config;
+  const ToolConfig& config;
   fs::path dir;
   std::ostringstream out;  // report.md is written whole at the end (write_file_atomic): never half a report
   StopReason stop_reason = StopReason::completed;  // of the comparison, when it did not finish
@@ -129,10 +130,6 @@ void cost_section(Report& r) {
   const auto ns = doubling(a.min_n, a.max_n), ds = doubling(a.min_d, a.max_d);
   const Sweep by_n = time_sweep(r.config, ns, {a.num_hiddens}, true);
   const Sweep by_d = time_sweep(r.config, {a.fixed_n}, ds, true);
-  const std::map<std::string, std::pair<std::string, std::string>> claims = {
-      {"transformer", {"2 (O(n²d))", "1 (O(n²d)), 2 from the projections (O(nd²))"}},
-      {"cnn", {"1 (O(knd²))", "2"}},
-      {"rnn", {"1 (O(nd²))", "2"}}};
   r.out << fmt::format(
       "One layer of each encoder, batch 1, forward and backward, median of {} runs; n from {} to {} "
       "at d = {}, then d from {} to {} at n = {}. Slopes are least-squares fits of log time (and of "
@@ -141,21 +138,22 @@ void cost_section(Report& r) {
   Table slopes{{"layer", "section's exponent in n", "slope in n: FLOPs", "slope in n: time", "section's exponent in d",
                 "slope in d: FLOPs", "slope in d: time"},
                {}};
-  for (const auto& name : kEncoders) {
-    slopes.add({name, claims.at(name).first, fmt::format("{:.2f}", upper_slope(by_n.x, by_n.flops.at(name))),
-                fmt::format("{:.2f}", upper_slope(by_n.x, by_n.ms.at(name))), claims.at(name).second,
+  for (const auto& name : default_comparison()) {
+    const auto facts = encoder_facts(name);
+    slopes.add({name, facts.exponent_n, fmt::format("{:.2f}", upper_slope(by_n.x, by_n.flops.at(name))),
+                fmt::format("{:.2f}", upper_slope(by_n.x, by_n.ms.at(name))), facts.exponent_d,
                 fmt::format("{:.2f}", upper_slope(by_d.x, by_d.flops.at(name))),
                 fmt::format("{:.2f}", upper_slope(by_d.x, by_d.ms.at(name)))});
   }
   r.out << slopes.render(true) << "\n";
   Table times{{"n"}, {}};
-  for (const auto& name : kEncoders) {
+  for (const auto& name : default_comparison()) {
     times.header.push_back(name + " ms");
     times.header.push_back(name + " MFLOPs");
   }
   for (size_t i = 0; i < by_n.x.size(); ++i) {
     std::vector<std::string> row = {fmt::format("{}", by_n.x[i])};
-    for (const auto& name : kEncoders) {
+    for (const auto& name : default_comparison()) {
       row.push_back(fmt::format("{:.3f}", by_n.ms.at(name)[i]));
       row.push_back(fmt::format("{:.2f}", by_n.flops.at(name)[i] / 1e6));
     }
@@ -188,17 +186,18 @@ void latency_section(Report& r) {
   const auto ns = doubling(a.min_n, a.max_n);
   const Sweep latency = time_sweep(r.config, ns, {a.num_hiddens}, false);
   Table steps{{"layer", "sequential operations (section)", "at n = " + std::to_string(ns.back()) + " (this code)"}, {}};
-  for (const auto& name : kEncoders) {
+  for (const auto& name : default_comparison()) {
     auto enc = make_encoder(one_layer(r.config, name, a.num_hiddens, ns.back()));
-    steps.add({name, name == "rnn" ? "O(n)" : "O(1)", std::to_string(enc->cost(ns.back()).sequential_steps)});
+    steps.add({name, encoder_facts(name).sequential_operations,
+               std::to_string(enc->cost(ns.back()).sequential_steps)});
   }
   r.out << steps.render(true);
   r.out << "\nMeasured latency of one forward pass at batch 1 (nothing to parallelise across examples), eval mode:\n\n";
   Table times{{"n"}, {}};
-  for (const auto& name : kEncoders) times.header.push_back(name + " ms");
+  for (const auto& name : default_comparison()) times.header.push_back(name + " ms");
   for (size_t i = 0; i < latency.x.size(); ++i) {
     std::vector<std::string> row = {fmt::format("{}", latency.x[i])};
-    for (const auto& name : kEncoders) row.push_back(fmt::format("{:.3f}", latency.ms.at(name)[i]));
+    for (const auto& name : default_comparison()) row.push_back(fmt::format("{:.3f}", latency.ms.at(name)[i]));
     times.add(row);
   }
   r.out << times.render(true) << "\n";
@@ -245,22 +244,22 @@ void path_section(Report& r) {
   r.plot(plot, "path_length.png", "maximum path length");
 }
 
-// Trains the comparison on the lag task; returns the transformer's run directory ("" when skipped).
+// Trains the comparison on the lag task; returns its directory ("" when skipped).
 std::string distance_section(Report& r, const TrainControl& control) {
   r.out << "## 4. Learning over distance\n\n";
   if (!r.config.analyze.train) {
     r.out << "Skipped (analyze.train: false).\n\n";
     return "";
   }
-  if (r.config.data.task != "lag") {
-    r.out << "Skipped: the configuration's task is `" << r.config.data.task << "`, not `lag`.\n\n";
+  if (r.config.data.task != TaskName("lag")) {  // the section reads accuracy by lag distance
+    r.out << "Skipped: the configuration's task is `" << r.config.data.task.name() << "`, not `lag`.\n\n";
     return "";
   }
   spdlog::info("analyze: 4/7 training the comparison on the lag task");
   TrainControl quiet = control;
   quiet.quiet = true;
   const auto dir = r.dir / "compare";
-  auto result = compare(r.config, kEncoders, dir.string(), quiet);
+  auto result = compare(r.config, default_comparison(), dir.string(), quiet);
   if (!result.finished()) {
     r.stop_reason = result.runs.back().outcome.stop_reason;
     r.out << "Stopped: the comparison ended with " << name_of(r.stop_reason) << "; the report ends here.\n";
@@ -270,7 +269,7 @@ std::string distance_section(Report& r, const TrainControl& control) {
   r.out << "The three encoders trained on the same lag data, seed and budget (`compare/report.md` has the curves):\n\n";
   r.out << comparison_table(result, true) << "\n";
   r.out << "![accuracy by distance](compare/accuracy_by_distance.png)\n\n";
-  return (dir / "transformer").string();
+  return dir.string();
 }
 
 void positional_encoding_section(Report& r) {
@@ -373,16 +372,27 @@ void recipe_section(Report& r, const TrainControl& control) {
   }
 }
 
-void attention_section(Report& r, const std::string& transformer_run) {
+// The first encoder of the comparison whose forward pass records attention weights, loaded from its best
+// checkpoint with recording on; nullopt when none has attention.
+std::optional<LoadedRun> run_with_attention(const std::string& comparison_dir) {
+  for (const auto& name : default_comparison()) {
+    auto run = load_run((fs::path(comparison_dir) / name).string(), CheckpointKind::best);
+    run.model->encoder->record_attention_weights(true);
+    if (!run.model->encoder->attention_kernel(torch::kCPU).empty()) return run;
+  }
+  return std::nullopt;
+}
+
+void attention_section(Report& r, const std::string& comparison_dir) {
   r.out << "## 6. Attention weights of the trained transformer\n\n";
-  if (transformer_run.empty()) {
-    r.out << "Skipped: needs the trained transformer of section 4.\n";
+  auto loaded = comparison_dir.empty() ? std::nullopt : run_with_attention(comparison_dir);
+  if (!loaded) {
+    r.out << "Skipped: needs an encoder with attention trained in section 4.\n";
     return;
   }
   spdlog::info("analyze: 6/7 attention weights");
-  auto run = load_run(transformer_run, CheckpointKind::best);
-  auto& enc = dynamic_cast<TransformerEncoderImpl&>(*run.model->encoder);
-  enc.record_attention_weights(true);
+  auto& run = *loaded;
+  auto& enc = *run.model->encoder;
   const auto& valid = run.task.valid;
   const int64_t len = valid.length(0);
   std::vector<int64_t> ids(valid.tokens.begin() + valid.offsets[0], valid.tokens.begin() + valid.offsets[1]);
@@ -417,8 +427,9 @@ void attention_section(Report& r, const std::string& transformer_run) {
 
 }  // namespace
 
-AnalysisOutcome write_analysis(const Config& config, const std::string& out_dir, const TrainControl& control) {
-  check_config(config, "configuration");
+AnalysisOutcome write_analysis(const ToolConfig& config, const std::string& out_dir, const TrainControl& control) {
+  if (auto problems = tool_config_problems(config); !problems.empty())
+    throw ConfigError("configuration: " + join(problems, "; "));
   const fs::path dir(out_dir);
   if (fs::exists(dir / "report.md")) throw ConfigError(out_dir + " already holds a report; choose another --out");
   fs::create_directories(dir);
@@ -432,10 +443,10 @@ AnalysisOutcome write_analysis(const Config& config, const std::string& out_dir,
   cost_section(report);
   latency_section(report);
   path_section(report);
-  const auto transformer_run = distance_section(report, control);
+  const auto comparison_dir = distance_section(report, control);
   if (report.stop_reason == StopReason::completed) {
     positional_encoding_section(report);
-    attention_section(report, transformer_run);
+    attention_section(report, comparison_dir);
     recipe_section(report, control);
   }
   write_file_atomic(dir / "report.md", report.out.str());

@@ -1,6 +1,7 @@
 #include "seqenc/tools/bench.h"
 
 #include <chrono>
+#include <set>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -8,14 +9,15 @@
 #include "seqenc/nn/fused_attention.h"
 #include "seqenc/nn/heads.h"
 #include "seqenc/nn/linear.h"
-#include "seqenc/nn/transformer_encoder.h"
+#include "seqenc/strings.h"
 #include "seqenc/tools/measure.h"
-#include "seqenc/train/trainer.h"
+#include "seqenc/train/device.h"
 
 namespace seqenc {
 
-BenchResult run_bench(const Config& config, const TrainControl& control) {
-  check_config(config, "configuration");
+BenchResult run_bench(const ToolConfig& config, const TrainControl& control) {
+  if (auto problems = tool_config_problems(config); !problems.empty())
+    throw ConfigError("configuration: " + join(problems, "; "));
   if (control.reset_peak_memory) control.reset_peak_memory();
   const auto& b = config.bench;
   const auto device = resolve_device(config.train.device);
@@ -52,9 +54,7 @@ BenchResult run_bench(const Config& config, const TrainControl& control) {
   }
   BenchResult r;
   r.encoder = config.model.name;
-  if (auto* transformer = model->encoder->as<TransformerEncoderImpl>()) {
-    r.attention = transformer->uses_fused_attention(torch::empty({0}, torch::device(device))) ? "fused" : "reference";
-  }
+  r.attention = model->encoder->attention_kernel(device);
   r.precision = name_of(config.train.precision);
   r.batch_size = b.batch_size;
   r.seq_len = b.seq_len;
@@ -69,25 +69,29 @@ BenchResult run_bench(const Config& config, const TrainControl& control) {
   return r;
 }
 
-std::vector<BenchResult> run_bench_sweep(const Config& config, const TrainControl& control) {
+std::vector<BenchResult> run_bench_sweep(const ToolConfig& config, const TrainControl& control) {
   std::vector<BenchResult> results;
-  // A sweep of a transformer whose kernel is left to auto times both kernels; a single size, the one auto picks.
-  const bool both = !config.bench.seq_lens.empty() && config.model.name == "transformer" &&
-                    config.model.attention == AttentionKernel::automatic &&
-                    config.model.pos_encoding != PosEncoding::relative;
+  // A sweep of an encoder whose attention kernel is left to auto times each kernel that applies to it; a single
+  // size, the one auto picks.
+  const bool each_kernel = !config.bench.seq_lens.empty() && config.model.attention == AttentionKernel::automatic;
   for (const auto& [n, batch] : bench_sweep(config.bench)) {
-    Config c = config;
+    ToolConfig c = config;
     c.bench.seq_len = n;
     c.bench.batch_size = batch;
     c.bench.seq_lens.clear();
-    if (!both) {
+    if (!each_kernel) {
       results.push_back(run_bench(c, control));
       continue;
     }
+    std::set<std::string> timed;  // a kernel that does not apply (e.g. fused with relative positions) falls back
     for (auto kernel : {AttentionKernel::fused, AttentionKernel::reference}) {
       if (kernel == AttentionKernel::reference && n > config.bench.reference_max_n) continue;
       c.model.attention = kernel;
-      results.push_back(run_bench(c, control));
+      if (!encoder_problems(c.model).empty()) continue;  // e.g. the fused kernel has no relative positions
+      auto r = run_bench(c, control);
+      if (!timed.insert(r.attention).second) continue;
+      results.push_back(r);
+      if (r.attention.empty()) break;  // an encoder without attention: timed once
     }
   }
   return results;

@@ -75,54 +75,70 @@ std::vector<std::pair<double, double>> read_metric(const std::string& metrics_pa
   return points;
 }
 
-std::string write_comparison_report(const Comparison& c, const std::string& run_dir) {
-  const fs::path dir(run_dir);
-  fs::create_directories(dir);
-  auto curves = [&](const std::string& split, const std::string& field, const std::string& title,
-                    const std::string& ylabel, const std::string& file) {
-    LinePlot p;
-    p.title = title;
-    p.xlabel = "training step";
-    p.ylabel = ylabel;
-    p.style = split == "train" ? "lines" : "linespoints";
-    for (const auto& r : c.runs) {
-      Series s{r.encoder, {}, {}};
-      for (auto [x, y] : read_metric((dir / r.encoder / "metrics.jsonl").string(), split, field)) {
-        s.x.push_back(x);
-        s.y.push_back(y);
-      }
-      p.series.push_back(s);
+namespace {
+
+using Figures = std::vector<std::pair<std::string, std::string>>;  // (caption, file) of each plot drawn
+
+// One curve per encoder of `field` in its metrics.jsonl lines of `split`; the file name, or "" when not drawn.
+std::string draw_curves(const Comparison& c, const fs::path& dir, const std::string& split, const std::string& field,
+                        const std::string& title, const std::string& ylabel, const std::string& file) {
+  LinePlot p;
+  p.title = title;
+  p.xlabel = "training step";
+  p.ylabel = ylabel;
+  p.style = split == "train" ? "lines" : "linespoints";
+  for (const auto& r : c.runs) {
+    Series s{r.encoder, {}, {}};
+    for (auto [x, y] : read_metric((dir / r.encoder / "metrics.jsonl").string(), split, field)) {
+      s.x.push_back(x);
+      s.y.push_back(y);
     }
-    return plot_lines(p, (dir / file).string()) ? file : std::string();
-  };
-  std::vector<std::pair<std::string, std::string>> figures;
+    p.series.push_back(s);
+  }
+  return plot_lines(p, (dir / file).string()) ? file : std::string();
+}
+
+// Validation accuracy of each encoder's best checkpoint by group (the lag distance).
+std::string draw_accuracy_by_group(const Comparison& c, const fs::path& dir) {
+  LinePlot p;
+  p.title = "Validation accuracy by " + c.group_name + " (best checkpoint)";
+  p.xlabel = c.group_name + " between query and target (tokens)";
+  p.ylabel = "accuracy";
+  p.ymin = 0;
+  p.ymax = 1.02;
+  for (const auto& r : c.runs) {
+    Series s{r.encoder, {}, {}};
+    if (!r.outcome.cost.connects_all) s.title += fmt::format(" (reach {})", r.outcome.cost.reach_before);
+    for (const auto& [g, counts] : r.outcome.valid.by_group) {
+      s.x.push_back(static_cast<double>(g));
+      s.y.push_back(r.outcome.valid.group_accuracy(g));
+    }
+    p.series.push_back(s);
+  }
+  const std::string file = "accuracy_by_distance.png";
+  return plot_lines(p, (dir / file).string()) ? file : std::string();
+}
+
+Figures draw_figures(const Comparison& c, const fs::path& dir) {
+  Figures figures;
   auto add = [&](const std::string& caption, const std::string& file) {
     if (!file.empty()) figures.emplace_back(caption, file);
   };
-  add("Training loss",
-      curves("train", "loss", "Training loss (mean over each logging window)", "cross-entropy", "train_loss.png"));
-  add("Validation loss", curves("valid", "loss", "Validation loss", "cross-entropy", "valid_loss.png"));
-  add("Validation accuracy", curves("valid", "accuracy", "Validation accuracy", "accuracy", "valid_accuracy.png"));
-  if (!c.group_name.empty()) {
-    LinePlot p;
-    p.title = "Validation accuracy by " + c.group_name + " (best checkpoint)";
-    p.xlabel = c.group_name + " between query and target (tokens)";
-    p.ylabel = "accuracy";
-    p.ymin = 0;
-    p.ymax = 1.02;
-    for (const auto& r : c.runs) {
-      Series s{r.encoder, {}, {}};
-      if (!r.outcome.cost.connects_all) s.title += fmt::format(" (reach {})", r.outcome.cost.reach_before);
-      for (const auto& [g, counts] : r.outcome.valid.by_group) {
-        s.x.push_back(static_cast<double>(g));
-        s.y.push_back(r.outcome.valid.group_accuracy(g));
-      }
-      p.series.push_back(s);
-    }
-    add("Accuracy by " + c.group_name, plot_lines(p, (dir / "accuracy_by_distance.png").string())
-                                           ? std::string("accuracy_by_distance.png")
-                                           : std::string());
-  }
+  add("Training loss", draw_curves(c, dir, "train", "loss", "Training loss (mean over each logging window)",
+                                   "cross-entropy", "train_loss.png"));
+  add("Validation loss", draw_curves(c, dir, "valid", "loss", "Validation loss", "cross-entropy", "valid_loss.png"));
+  add("Validation accuracy",
+      draw_curves(c, dir, "valid", "accuracy", "Validation accuracy", "accuracy", "valid_accuracy.png"));
+  if (!c.group_name.empty()) add("Accuracy by " + c.group_name, draw_accuracy_by_group(c, dir));
+  return figures;
+}
+
+}  // namespace
+
+std::string write_comparison_report(const Comparison& c, const std::string& run_dir) {
+  const fs::path dir(run_dir);
+  fs::create_directories(dir);
+  const auto figures = draw_figures(c, dir);
   const fs::path report = dir / "report.md";
   std::ostringstream out;  // written whole at the end: never half a report
   const auto& first = c.runs.front().outcome;
@@ -133,7 +149,7 @@ std::string write_comparison_report(const Comparison& c, const std::string& run_
       "`<encoder>/config.yaml`.\n\n",
       c.task, first.seq_len, first.state.step, name_of(c.precision));
   out << comparison_table(c, true) << "\n";
-  out << "Recipes (`model.recipe`; README, \"Recipes\"):\n\n";
+  out << "Recipes (`model.recipe`; docs/recipes.md):\n\n";
   for (const auto& run : c.runs) out << "- " << run.encoder << ": " << run.recipe << "\n";
   out << "\n";
   out << "FLOPs per token are the analytic forward FLOPs of the encoder (2 x multiply-adds of its matrix products "

@@ -61,9 +61,9 @@ void save_scripted(torch::jit::Module& module, const ExportMetadata& meta, const
 void export_run(const std::string& run_dir, const std::string& out_path, CheckpointKind checkpoint) {
   auto run = load_run(run_dir, checkpoint);
   ExportMetadata meta;
-  meta.task = run.config.data.task;
+  meta.task = run.config.data.task.name();
   meta.head = name_of(run.task.head);
-  meta.tokenizer = name_of(run.config.data.tokenizer);
+  meta.tokenizer = run.config.data.tokenizer.name();
   meta.max_len = run.model->max_input_len();
   meta.vocab = run.task.vocab.tokens();
   meta.labels = run.task.label_names;

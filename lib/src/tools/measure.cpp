@@ -72,11 +72,35 @@ double median_ms(const std::function<void()>& f, int64_t repeats) {
   return median(ms);
 }
 
+namespace {
+// One variant's rows: reach per layer, the measured hops from position 0 to n - 1 (layers, or recurrent steps of
+// one layer for an encoder whose facts say so) and what its cost() reports.
+void measure_variant(const std::string& label, const EncoderOptions& options, bool in_steps,
+                     const std::vector<int64_t>& ns, std::vector<PathMeasurement>& rows) {
+  auto one = options;
+  one.num_layers = 1;
+  auto single = make_encoder(one);
+  single->to(torch::kFloat64);
+  for (int64_t n : ns) {
+    PathMeasurement m;
+    m.variant = label;
+    m.n = n;
+    const Reach r = measure_reach(*single, n, n - 1);
+    m.reach_per_layer = r.before;
+    if (in_steps) {
+      m.measured = r.before >= n - 1 ? n - 1 : -1;  // one layer connects them through n - 1 sequential steps
+    } else {
+      m.measured = layers_to_connect(options, n, n);  // layers (hops) until the last output sees the first input
+    }
+    auto full = options;
+    full.num_layers = in_steps ? 1 : std::max<int64_t>(1, m.measured);
+    m.reported = make_encoder(full)->cost(n).max_path_length;
+    rows.push_back(m);
+  }
+}
+}  // namespace
+
 std::vector<PathMeasurement> measure_path_lengths(const std::vector<int64_t>& ns, int64_t num_hiddens) {
-  struct Variant {
-    std::string label;
-    EncoderOptions options;
-  };
   EncoderOptions base;
   base.vocab_size = 16;
   base.num_hiddens = num_hiddens;
@@ -85,50 +109,14 @@ std::vector<PathMeasurement> measure_path_lengths(const std::vector<int64_t>& ns
   base.dropout = 0;
   base.activation = Activation::gelu;  // a nonzero gradient everywhere: reach is decided by structure alone
   base.max_len = *std::max_element(ns.begin(), ns.end());
-  std::vector<Variant> variants;
-  for (int64_t k : {3, 5, 7}) {
-    auto o = base;
-    o.name = "cnn";
-    o.kernel_size = k;
-    variants.push_back({"cnn k=" + std::to_string(k), o});
-  }
-  auto dilated = base;
-  dilated.name = "cnn";
-  dilated.dilated = true;
-  variants.push_back({"dilated cnn k=3", dilated});
-  auto rnn = base;
-  rnn.name = "rnn";
-  variants.push_back({"rnn", rnn});
-  auto transformer = base;
-  transformer.name = "transformer";
-  variants.push_back({"transformer", transformer});
-
   std::vector<PathMeasurement> rows;
-  for (const auto& v : variants) {
-    auto one = v.options;
-    one.num_layers = 1;
-    auto single = make_encoder(one);
-    single->to(torch::kFloat64);
-    for (int64_t n : ns) {
-      PathMeasurement m;
-      m.variant = v.label;
-      m.n = n;
-      const Reach r = measure_reach(*single, n, n - 1);
-      m.reach_per_layer = r.before;
-      if (v.options.name == "cnn") {
-        // Layers (hops) until the last output sees the first input.
-        m.measured = layers_to_connect(v.options, n, n);
-      } else if (v.options.name == "rnn") {
-        // One recurrent layer connects them through n - 1 sequential steps.
-        m.measured = r.before >= n - 1 ? n - 1 : -1;
-      } else {
-        m.measured = r.before >= n - 1 ? 1 : -1;
-      }
-      auto full = v.options;
-      full.num_layers = std::max<int64_t>(1, m.measured);
-      if (v.options.name != "cnn") full.num_layers = 1;
-      m.reported = make_encoder(full)->cost(n).max_path_length;
-      rows.push_back(m);
+  for (const auto& name : default_comparison()) {
+    const auto facts = encoder_facts(name);
+    for (const auto& [label, tweak] : facts.path_variants) {
+      auto options = base;
+      options.name = name;
+      tweak(options);
+      measure_variant(label, options, facts.path_in_steps, ns, rows);
     }
   }
   return rows;

@@ -9,7 +9,7 @@
 #include <torch/torch.h>
 
 #include "seqenc/data/line_reader.h"
-#include "seqenc/data/text_files.h"
+#include "seqenc/data/tokenizer.h"
 #include "seqenc/error.h"
 #include "seqenc/files.h"
 #include "seqenc/tools/export.h"
@@ -37,7 +37,7 @@ void check_export_format(const std::string& path, const nlohmann::json& info) {
 // What predict needs from an export's seqenc.json; a damaged one is one line, never a JSON library's exception.
 struct ExportInfo {
   HeadKind head;
-  Tokenizer tokenizer;
+  std::shared_ptr<const Tokenizer> tokenizer;
   int64_t max_len;
   std::vector<std::string> labels;
   Vocabulary vocab;
@@ -46,11 +46,13 @@ struct ExportInfo {
 ExportInfo export_info(const std::string& path, const nlohmann::json& info) {
   try {
     const auto head = parse_choice<HeadKind>(info.value("head", ""));
-    const auto tokenizer = parse_choice<Tokenizer>(info.value("tokenizer", ""));
-    if (!head || !tokenizer) throw ExportError(path + ": unknown head or tokenizer in seqenc.json");
+    if (!head) throw ExportError(path + ": unknown head in seqenc.json");
+    DataOptions data;
+    data.tokenizer = TokenizerName(info.value("tokenizer", ""));
+    const auto tokenizer = make_tokenizer(data);
     const auto max_len = info.at("max_len").get<int64_t>();
     if (max_len < 1) throw ExportError(path + ": max_len " + std::to_string(max_len) + " in seqenc.json");
-    return {*head, *tokenizer, max_len, info.at("labels").get<std::vector<std::string>>(),
+    return {*head, tokenizer, max_len, info.at("labels").get<std::vector<std::string>>(),
             Vocabulary(info.at("vocab").get<std::vector<std::string>>())};
   } catch (const nlohmann::json::exception& e) {
     throw ExportError(path + ": damaged seqenc.json (" + e.what() + ")");
@@ -104,15 +106,15 @@ void predict_batch(torch::jit::Module& module, const ExportInfo& e, const std::v
 
 }  // namespace
 
-std::vector<std::vector<int64_t>> read_prediction_input(const std::string& path, HeadKind head, Tokenizer tokenizer,
-                                                        int64_t max_len, const Vocabulary& vocab,
+std::vector<std::vector<int64_t>> read_prediction_input(const std::string& path, HeadKind head,
+                                                        const Tokenizer& tokenizer, int64_t max_len, const Vocabulary& vocab,
                                                         int64_t max_line_bytes) {
   LineReader reader(path, max_line_bytes);
   std::vector<std::vector<int64_t>> sequences;
   std::string line;
   while (reader.next(line)) {
     const auto text = head == HeadKind::lm ? line : line.substr(0, line.find('\t'));  // labels, if any, are ignored
-    auto tokens = tokenize(text, tokenizer);
+    auto tokens = tokenizer.tokenize(text);
     if (tokens.empty()) continue;
     if (static_cast<int64_t>(tokens.size()) > max_len) tokens.resize(static_cast<size_t>(max_len));
     std::vector<int64_t> ids;
@@ -125,7 +127,7 @@ std::vector<std::vector<int64_t>> read_prediction_input(const std::string& path,
 
 std::vector<Prediction> predict_file(const std::string& model_path, const std::string& input_path,
                                      std::vector<std::string>* class_names, Precision precision) {
-  if (!std::filesystem::exists(model_path)) throw ExportError(model_path + ": no such file");
+  if (auto why = input_problem(model_path); !why.empty()) throw ExportError(model_path + ": " + why);
   std::string problem;
   const auto bytes = read_whole_file(model_path, &problem);
   if (!problem.empty()) throw ExportError(model_path + ": cannot read (" + problem + ")");
@@ -149,7 +151,7 @@ std::vector<Prediction> predict_file(const std::string& model_path, const std::s
   const auto e = export_info(model_path, info);
   if (class_names) *class_names = e.labels;
 
-  const auto sequences = read_prediction_input(input_path, e.head, e.tokenizer, e.max_len, e.vocab);
+  const auto sequences = read_prediction_input(input_path, e.head, *e.tokenizer, e.max_len, e.vocab);
 
   torch::NoGradGuard no_grad;
   std::vector<Prediction> out;

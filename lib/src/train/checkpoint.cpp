@@ -1,6 +1,7 @@
 #include "seqenc/train/checkpoint.h"
 
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -84,10 +85,44 @@ void shape_differences(const torch::nn::Module& module, torch::serialize::InputA
   }
 }
 
-void check_shapes(const std::string& path, const torch::nn::Module& model, torch::serialize::InputArchive& archive) {
+// "key: value" lines -> key -> value.
+std::map<std::string, std::string> key_values(const std::string& text) {
+  std::map<std::string, std::string> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    auto end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    const auto line = text.substr(start, end - start);
+    const auto colon = line.find(": ");
+    if (colon != std::string::npos) out[line.substr(0, colon)] = line.substr(colon + 2);
+    start = end + 1;
+  }
+  return out;
+}
+
+// The configuration keys whose values differ between the checkpoint and now.
+std::vector<std::string> key_differences(torch::serialize::InputArchive& archive, const std::string& model_keys) {
+  c10::IValue saved;
+  if (model_keys.empty() || !archive.try_read("model_keys", saved) || !saved.isString()) return {};
+  const auto before = key_values(saved.toStringRef()), now = key_values(model_keys);
+  std::vector<std::string> out;
+  for (const auto& [key, value] : now) {
+    auto it = before.find(key);
+    if (it != before.end() && it->second != value)
+      out.push_back(fmt::format("{}: {} in the checkpoint, {} now", key, it->second, value));
+  }
+  return out;
+}
+
+void check_shapes(const std::string& path, const torch::nn::Module& model, torch::serialize::InputArchive& archive,
+                  torch::serialize::InputArchive& model_archive, const std::string& model_keys) {
   std::vector<std::string> differences;
-  shape_differences(model, archive, "", differences);
+  shape_differences(model, model_archive, "", differences);
   if (differences.empty()) return;
+  const auto keys = key_differences(archive, model_keys);
+  if (!keys.empty()) {
+    throw CheckpointError(fmt::format("{}: saved for a model of another shape: {}", path, fmt::join(keys, "; ")));
+  }
   throw CheckpointError(fmt::format(
       "{}: saved for a different model shape: {}{}; the model.* keys (or the data's vocabulary or labels) differ "
       "from the run's",
@@ -97,10 +132,11 @@ void check_shapes(const std::string& path, const torch::nn::Module& model, torch
 }  // namespace
 
 void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
-                     const TrainingState& s) {
+                     const TrainingState& s, const std::string& model_keys) {
   torch::serialize::OutputArchive archive;
   archive.write("format", c10::IValue(kFormatPrefix + std::to_string(kFormatVersion)));
   archive.write("seqenc_version", c10::IValue(std::string(kVersion)));
+  if (!model_keys.empty()) archive.write("model_keys", c10::IValue(model_keys));
   torch::serialize::OutputArchive model_archive;
   model.save(model_archive);
   archive.write("model", model_archive);
@@ -141,7 +177,8 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::o
   out.commit();
 }
 
-TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer) {
+TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
+                              const std::string& model_keys) {
   if (!std::filesystem::exists(path)) throw CheckpointError(path + ": no such checkpoint");
   std::string problem;
   const auto bytes = read_whole_file(path, &problem);
@@ -155,7 +192,7 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
     check_format(path, archive);
     torch::serialize::InputArchive model_archive;
     archive.read("model", model_archive);
-    check_shapes(path, model, model_archive);
+    check_shapes(path, model, archive, model_archive, model_keys);
     model.load(model_archive);
     if (optimizer) {
       torch::serialize::InputArchive optimizer_archive;

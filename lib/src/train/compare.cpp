@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "seqenc/strings.h"
+#include "seqenc/train/recipe.h"
 #include "seqenc/train/run_dir.h"
 
 namespace seqenc {
@@ -44,7 +45,7 @@ Comparison compare(const Config& config, const std::vector<std::string>& encoder
   const RunDir dir(run_dir, rank.writes());
   const auto variants = variants_of(config, encoders, dir, resume);
   Comparison result;
-  result.task = config.data.task;
+  result.task = config.data.task.name();
   result.precision = config.train.precision;
   // The comparison's directory is locked and its config.yaml (what --resume continues from) written once the
   // first run has checked everything (its data included), so that a refused comparison writes nothing. It leaves

@@ -71,8 +71,7 @@ std::vector<std::string> dist_problems(const DistOptions& o) {
   if (o.rank < 0 || o.rank >= o.world_size)
     p.push_back(fmt::format("RANK: must be in [0, WORLD_SIZE {}), got {}", o.world_size, o.rank));
   if (o.local_rank < 0) p.push_back("LOCAL_RANK: must be >= 0, got " + std::to_string(o.local_rank));
-  if (o.master_port < 1 || o.master_port > 65535)
-    p.push_back("MASTER_PORT: must be in [1, 65535], got " + std::to_string(o.master_port));
+  if (auto problem = port_problem(o.master_port); !problem.empty()) p.push_back("MASTER_PORT: " + problem);
   if (o.master_addr.empty()) p.push_back("MASTER_ADDR: empty");
   if (o.timeout.count() <= 0) p.push_back("timeout: must be > 0");
   return p;
@@ -91,6 +90,23 @@ int free_port() {
   }
   close(fd);
   return ntohs(addr.sin_port);
+}
+
+std::string port_problem(int port, bool must_be_free) {
+  if (port < 1 || port > 65535) return "must be in [1, 65535], got " + std::to_string(port);
+  if (!must_be_free) return "";
+  // As the TCPStore binds: any address, SO_REUSEADDR.
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return "";  // let the rendezvous report it
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool in_use = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 && errno == EADDRINUSE;
+  close(fd);
+  return in_use ? "the port is already in use on this machine; choose another" : "";
 }
 
 std::vector<std::vector<size_t>> bucket_tensors(const std::vector<torch::Tensor>& tensors, int64_t bucket_bytes) {

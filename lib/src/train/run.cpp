@@ -2,21 +2,23 @@
 
 #include <filesystem>
 
+#include "seqenc/data/task.h"
 #include "seqenc/data/text_files.h"
+#include "seqenc/train/device.h"
+#include "seqenc/train/model_factory.h"
 #include "seqenc/train/run_dir.h"
-#include "seqenc/train/trainer.h"
 
 namespace seqenc {
 
 namespace {
 // A file task's vocabulary and labels as the run saved them, and its test split.
-TaskData saved_file_task(const RunDir& dir, const DataOptions& d) {
+TaskData saved_file_task(const RunDir& dir, const DataOptions& d, const TaskSpec& spec) {
   for (const char* f : {"vocab.txt", "labels.txt"}) {
     if (!std::filesystem::exists(dir.file(f))) throw ConfigError(dir.str() + ": missing " + f);
   }
   TaskData task;
   task.task = d.task;
-  task.head = head_for_format(d.task);
+  task.head = spec.head;
   task.causal = task.head == HeadKind::lm;
   task.vocab = Vocabulary::load(dir.file("vocab.txt").string());
   task.label_names = load_lines(dir.file("labels.txt").string());
@@ -34,15 +36,16 @@ LoadedRun load_run(const std::string& run_dir, CheckpointKind checkpoint) {
     throw ConfigError(run_dir + ": no config.yaml; is this a seqenc run directory?");
   }
   LoadedRun run;
-  run.config = load_config(dir.file("config.yaml").string());
+  run.config = load_config(dir.file("config.yaml").string(), {}, /*run_directory=*/true);
   const auto& d = run.config.data;
-  run.task = is_synthetic_task(d.task) ? load_task(d) /* regenerated exactly from the seed */
-                                       : saved_file_task(dir, d);
+  const auto spec = task_spec(d.task);
+  run.task = spec.reads_files() ? saved_file_task(dir, d, spec)
+                                : load_task(d) /* regenerated exactly from the seed */;
   const auto name = "checkpoint_" + name_of(checkpoint) + ".pt";
   if (!std::filesystem::exists(dir.file(name)))
     throw CheckpointError(run_dir + ": no " + name + "; train the run first");
   run.model = build_model(run.config, run.task);
-  run.state = load_checkpoint(dir.file(name).string(), *run.model, nullptr);
+  run.state = load_checkpoint(dir.file(name).string(), *run.model, nullptr, model_keys_text(run.config));
   run.model->eval();
   run.warnings = run.task.warnings();
   return run;
@@ -52,8 +55,8 @@ EvalResult evaluate_run(LoadedRun& run, const std::string& data_file) {
   const auto device = resolve_device(run.config.train.device);
   run.model->to(device);
   if (data_file.empty()) return evaluate(*run.model, run.task.test, run.config.train.batch_size, device);
-  if (is_synthetic_task(run.config.data.task)) {
-    throw ConfigError("--data: task " + run.config.data.task + " is synthetic; it has no data files");
+  if (!task_spec(run.config.data.task).reads_files()) {
+    throw ConfigError("--data: task " + run.config.data.task.name() + " is synthetic; it has no data files");
   }
   auto data = read_file(data_file, run.config.data, run.task.vocab, run.task.label_names, true);
   run.warnings.insert(run.warnings.end(), data.warnings.begin(), data.warnings.end());

@@ -15,7 +15,24 @@ RunDir::RunDir(fs::path path, bool writer) : path_(std::move(path)), writer_(wri
 
 bool RunDir::holds_run() const { return fs::exists(last_checkpoint()); }
 
+namespace {
+// Why path cannot be (or become) a directory: it, or the nearest of its parents that exists, is not one.
+std::string not_a_directory(const fs::path& path) {
+  std::error_code error;
+  for (fs::path p = path; !p.empty(); p = p.parent_path()) {
+    if (fs::exists(p, error)) {
+      if (fs::is_directory(p, error)) return "";
+      return p == path ? path.string() + ": is a file, not a directory; choose another --run-dir"
+                       : path.string() + ": " + p.string() + " is a file, not a directory; choose another --run-dir";
+    }
+    if (p == p.parent_path()) break;
+  }
+  return "";
+}
+}  // namespace
+
 std::string RunDir::start_problem(bool resume, const std::string& resume_hint) const {
+  if (auto problem = not_a_directory(path_); !problem.empty()) return problem;
   if (resume && !holds_run()) return str() + ": no checkpoint_last.pt to resume from";
   if (!resume && holds_run()) {
     return str() + " already holds a run; pass --resume to " + resume_hint + ", or choose another --run-dir";

@@ -8,11 +8,14 @@
 #include "seqenc/choices.h"
 #include "seqenc/data/vocabulary.h"
 #include "seqenc/error.h"
+#include "seqenc/registry.h"
 
 namespace seqenc {
 
-enum class Tokenizer { whitespace, chars };
-SEQENC_CHOICES(Tokenizer, {Tokenizer::whitespace, "whitespace"}, {Tokenizer::chars, "char"});
+struct TaskSpec;       // data/task.h: a synthetic task or a file format
+struct TokenizerSpec;  // data/tokenizer.h
+using TaskName = Choice<TaskSpec>;
+using TokenizerName = Choice<TokenizerSpec>;
 
 // What a task's labels are, and so which head trains it: one label per
 // sequence (classify), one per position (tag), the next token (lm).
@@ -21,13 +24,13 @@ SEQENC_CHOICES(HeadKind, {HeadKind::classify, "classify"}, {HeadKind::tag, "tag"
 
 // Every data setting; synthetic tasks read the generator keys, file formats the file keys.
 struct DataOptions {
-  std::string task = "lag";  // lag | copy | reverse | recall | listops | segment | tsv_classify | tsv_tag | text_lm
+  TaskName task{"lag"};  // a registered task (data/task.h): a synthetic generator or a file format
   int64_t max_len = 128;     // longer sequences are truncated (with one warning per file)
   uint64_t seed = 1;
   // users' files
   std::string train, valid, test;  // valid/test empty: split train by the ratios below
   double valid_ratio = 0.1, test_ratio = 0.1;
-  Tokenizer tokenizer = Tokenizer::whitespace;
+  TokenizerName tokenizer{"whitespace"};  // a registered tokenizer (data/tokenizer.h)
   int64_t min_freq = 1;
   int64_t max_vocab = 50000;
   int64_t max_line_bytes = int64_t{1} << 24;  // a longer line is an error: reading memory stays bounded
@@ -65,7 +68,7 @@ struct Dataset {
 
 // A task ready to train: three splits and everything needed to read them.
 struct TaskData {
-  std::string task;
+  TaskName task;
   HeadKind head = HeadKind::classify;
   Vocabulary vocab;
   std::vector<std::string> label_names;  // class names (lm: the vocabulary)
@@ -77,12 +80,11 @@ struct TaskData {
   std::vector<std::string> warnings() const;  // of every split
 };
 
-// Every problem of options, each "data.key: problem"; the one place data options are checked.
+// Every problem of options, each "data.key: problem": those every task shares, then the task's own. The one
+// place data options are checked.
 std::vector<std::string> data_problems(const DataOptions& options);
 
 // Builds the task named by options.task (synthetic or from files); DataError on bad options or input.
 TaskData load_task(const DataOptions& options);
-bool is_synthetic_task(const std::string& task);
-std::vector<std::string> task_names();
 
 }  // namespace seqenc

@@ -15,6 +15,7 @@ class CnnEncoderImpl : public EncoderImpl {
  public:
   explicit CnnEncoderImpl(const EncoderOptions& options);
   static std::vector<std::string> problems(const EncoderOptions& options);
+  static EncoderFacts facts();
   torch::Tensor encode(const torch::Tensor& embeddings, const torch::Tensor& valid_lens) override;
   void emit_torchscript(TorchScriptWriter& w, const std::string& path) const override;
   EncoderCost cost(int64_t n) const override;

@@ -24,7 +24,7 @@ enum class Cell { gru, lstm };
 // (the book's masked_softmax path, which keeps the weights), or fused wherever it applies.
 enum class AttentionKernel { automatic, fused, reference };
 // How an encoder is initialised and trained by default. book: the section's model exactly. default: what the
-// measurements in README ("Recipes") chose, for each encoder.
+// measurements in docs/recipes.md chose, for each encoder.
 enum class Recipe { standard, book };
 SEQENC_CHOICES(Recipe, {Recipe::standard, "default"}, {Recipe::book, "book"});
 SEQENC_CHOICES(PosEncoding, {PosEncoding::sinusoidal, "sinusoidal"}, {PosEncoding::learned, "learned"},
@@ -99,6 +99,12 @@ class EncoderImpl : public torch::nn::Module {
   virtual void emit_torchscript(TorchScriptWriter& out, const std::string& path) const;
 
   virtual EncoderCost cost(int64_t n) const = 0;
+  // Attention weights per block, (B, num_heads, n, n), of the last forward pass after
+  // record_attention_weights(true); empty for an encoder without attention.
+  virtual std::vector<torch::Tensor> attention_weights() const { return {}; }
+  virtual void record_attention_weights(bool) {}
+  // Which kernel computes its attention on `device` ("fused", "reference"); "" for an encoder without attention.
+  virtual std::string attention_kernel(const torch::Device&) const { return ""; }
   int64_t num_parameters() const;
   const EncoderOptions& options() const { return options_; }
   // Throws ModelError naming the encoder and every problem, if there are any.
@@ -114,12 +120,41 @@ using EncoderFactory = std::function<std::shared_ptr<EncoderImpl>(const EncoderO
 // Problems of options that only this encoder knows, each "model.key: problem".
 using EncoderValidator = std::function<std::vector<std::string>(const EncoderOptions&)>;
 
+// What compare, analyze and the recipes need to know of an encoder, beyond what it computes.
+struct EncoderFacts {
+  // The section's table for one layer, as the section states it: the exponent of its computation in n and in d,
+  // its sequential operations and maximum path length.
+  std::string exponent_n = "?", exponent_d = "?", sequential_operations = "?", max_path_length = "?";
+  bool in_default_comparison = false;  // trained by compare and analyze unless --encoders says otherwise
+  bool path_in_steps = false;          // its path from the first to the last position runs through recurrent steps
+                                       // of one layer (else through layers)
+  // The variants analyze measures the path length of: (label, what differs from the base options).
+  std::vector<std::pair<std::string, std::function<void(EncoderOptions&)>>> path_variants;
+  // model.recipe: default's training settings ("train.lr", "0.003"), applied where the configuration sets none,
+  // and one line each on what the default and book recipes build.
+  std::vector<std::pair<std::string, std::string>> recipe_settings;
+  std::string default_recipe_summary, book_recipe_summary;
+};
+
+struct EncoderSpec {
+  EncoderFactory factory;
+  EncoderValidator validator;
+  EncoderFacts facts;
+};
+
 // Builds options.name after checking encoder_problems(options); an unknown name throws ModelError listing the known
 // ones.
 std::shared_ptr<EncoderImpl> make_encoder(const EncoderOptions& options);
-std::vector<std::string> encoder_names();
+std::vector<std::string> encoder_names();  // alphabetical
+// The registry's entries in registration order (the built-in table's first).
+std::vector<std::pair<std::string, EncoderSpec>> encoder_specs();
+// The encoder's facts (defaults for an unknown name).
+EncoderFacts encoder_facts(const std::string& name);
+// The encoders compare and analyze train by default, in the built-in table's order.
+std::vector<std::string> default_comparison();
 // Adds an encoder to the registry (the built-in ones are registered already).
-void register_encoder(const std::string& name, EncoderFactory factory, EncoderValidator validator = {});
+void register_encoder(const std::string& name, EncoderFactory factory, EncoderValidator validator = {},
+                      EncoderFacts facts = {});
 
 // Every problem of options, each "model.key: problem": the shared checks, then
 // those registered for options.name. The one place encoder options are checked.

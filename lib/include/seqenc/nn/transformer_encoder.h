@@ -58,13 +58,15 @@ class TransformerEncoderImpl : public EncoderImpl {
  public:
   explicit TransformerEncoderImpl(const EncoderOptions& options);
   static std::vector<std::string> problems(const EncoderOptions& options);
+  static EncoderFacts facts();
   double embedding_scale() const override;  // sqrt(num_hiddens), the book's
   torch::Tensor encode(const torch::Tensor& embeddings, const torch::Tensor& valid_lens) override;
   void emit_torchscript(TorchScriptWriter& w, const std::string& path) const override;
   EncoderCost cost(int64_t n) const override;
   // Per block, (B, num_heads, n, n) weights of the last forward pass; record them first (fused attention keeps none).
-  std::vector<torch::Tensor> attention_weights() const;
-  void record_attention_weights(bool record);
+  std::vector<torch::Tensor> attention_weights() const override;
+  void record_attention_weights(bool record) override;
+  std::string attention_kernel(const torch::Device& device) const override;
   // Whether attention on queries like these (device, dtype) runs the fused kernel.
   bool uses_fused_attention(const torch::Tensor& queries) const;
 

@@ -3,8 +3,8 @@
 #pragma once
 #include <string>
 
-#include "seqenc/train/config.h"
-#include "seqenc/train/trainer.h"
+#include "seqenc/tools/tool_config.h"
+#include "seqenc/train/outcome.h"
 
 namespace seqenc {
 
@@ -18,6 +18,6 @@ struct AnalysisOutcome {
 };
 
 // control steers the comparison that sections 4 and 6 train.
-AnalysisOutcome write_analysis(const Config& config, const std::string& out_dir, const TrainControl& control = {});
+AnalysisOutcome write_analysis(const ToolConfig& config, const std::string& out_dir, const TrainControl& control = {});
 
 }  // namespace seqenc

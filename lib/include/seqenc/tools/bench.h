@@ -5,14 +5,14 @@
 #include <vector>
 
 #include "seqenc/tools/profile.h"
-#include "seqenc/train/config.h"
-#include "seqenc/train/trainer.h"
+#include "seqenc/tools/tool_config.h"
+#include "seqenc/train/outcome.h"
 
 namespace seqenc {
 
 struct BenchResult {
   std::string encoder;
-  std::string attention;  // the transformer's kernel: fused or reference; empty for the other encoders
+  std::string attention;  // the attention kernel (fused or reference); empty for an encoder without attention
   std::string precision;  // train.precision: fp32 or bf16
   int64_t batch_size = 0, seq_len = 0, vocab_size = 0, threads = 0, parameters = 0;
   double tokens_per_s = 0;  // batch_size x seq_len positions per second (median over repeats)
@@ -24,10 +24,10 @@ struct BenchResult {
 
 // A step: random tokens, random valid lengths in [n/2, n], the encoder with a
 // token-classification head over the vocabulary, cross-entropy, backward, Adam.
-BenchResult run_bench(const Config& config, const TrainControl& control = {});
-// run_bench at every (n, batch) of bench_sweep(config.bench); in a sweep (bench.seq_lens), a transformer with
-// model.attention auto is timed with both kernels (the reference one up to bench.reference_max_n).
-std::vector<BenchResult> run_bench_sweep(const Config& config, const TrainControl& control = {});
+BenchResult run_bench(const ToolConfig& config, const TrainControl& control = {});
+// run_bench at every (n, batch) of bench_sweep(config.bench); in a sweep (bench.seq_lens), an encoder with
+// attention and model.attention auto is timed with each kernel (the reference one up to bench.reference_max_n).
+std::vector<BenchResult> run_bench_sweep(const ToolConfig& config, const TrainControl& control = {});
 std::string bench_json(const BenchResult& r);
 
 // The fused attention kernel alone on (batch_heads, n, head_dim) queries, keys and values, all keys valid, no dropout.

@@ -28,10 +28,15 @@ struct TrainingState {
   int64_t global_batch_size = 0;
 };
 
-// optimizer may be null (a model-only checkpoint, as the best one is).
+// optimizer may be null (a model-only checkpoint, as the best one is). model_keys: the "key: value" lines of the
+// configuration keys that shape the model (config.h's model_keys_text), kept so that a load onto a model of
+// another shape can name the key that differs.
 void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
-                     const TrainingState& state);
-// Throws CheckpointError naming the file when it is missing, damaged or not a seqenc checkpoint.
-TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer);
+                     const TrainingState& state, const std::string& model_keys = "");
+// Throws CheckpointError naming the file when it is missing, damaged or not a seqenc checkpoint, and when its
+// tensors do not fit the model: naming the keys that differ from model_keys where both are known ("model.num_layers:
+// 2 in the checkpoint, 3 now"), else the first tensor that differs.
+TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
+                              const std::string& model_keys = "");
 
 }  // namespace seqenc

@@ -95,6 +95,9 @@ class GradientReducer {
 
 // A loopback port free on this machine now (the kernel's choice), for a one-machine rendezvous.
 int free_port();
+// What is wrong with `port` as a rendezvous port ("must be in [1, 65535], got 0"; with must_be_free, also "the
+// port is already in use on this machine": rank 0 could not serve the TCPStore there); "" when nothing is.
+std::string port_problem(int port, bool must_be_free = false);
 
 // Flat buckets of about bucket_bytes over tensors of one dtype, in order; a tensor larger than a bucket is a bucket.
 std::vector<std::vector<size_t>> bucket_tensors(const std::vector<torch::Tensor>& tensors, int64_t bucket_bytes);

@@ -1,0 +1,23 @@
+#include "seqenc/train/sync.h"
+
+#include <torch/torch.h>
+
+namespace seqenc {
+
+Rank Rank::of(std::shared_ptr<ProcessGroup> group) {
+  if (!group) return {};
+  return Rank{group->rank(), group->world_size(), std::move(group)};
+}
+
+double LocalSync::backward(const torch::Tensor& loss, bool, double loss_sum) {
+  loss.backward();
+  return loss_sum;
+}
+
+std::unique_ptr<RankSync> make_sync(const Rank& rank) {
+  if (rank.world_size > 1 && !rank.group) throw std::logic_error("Trainer: a world size > 1 needs a ProcessGroup");
+  if (!rank.group) return std::make_unique<LocalSync>();
+  return distributed_sync(rank.group);
+}
+
+}  // namespace seqenc
