@@ -25,8 +25,8 @@ std::vector<std::string> tokenizer_names() {
 std::shared_ptr<const Tokenizer> make_tokenizer(const DataOptions& options) {
   const auto spec = registry().find(options.tokenizer.name());
   if (!spec) {
-    throw DataError("data.tokenizer: unknown tokenizer '" + options.tokenizer.name() + "' (known: " +
-                    join(tokenizer_names(), ", ") + ")");
+    throw DataError("data.tokenizer: unknown tokenizer '" + options.tokenizer.name() +
+                    "' (known: " + join(tokenizer_names(), ", ") + ")");
   }
   return spec->make(options);
 }

@@ -24,8 +24,8 @@ SEQENC_CHOICES(HeadKind, {HeadKind::classify, "classify"}, {HeadKind::tag, "tag"
 
 // Every data setting; synthetic tasks read the generator keys, file formats the file keys.
 struct DataOptions {
-  TaskName task{"lag"};  // a registered task (data/task.h): a synthetic generator or a file format
-  int64_t max_len = 128;     // longer sequences are truncated (with one warning per file)
+  TaskName task{"lag"};   // a registered task (data/task.h): a synthetic generator or a file format
+  int64_t max_len = 128;  // longer sequences are truncated (with one warning per file)
   uint64_t seed = 1;
   // users' files
   std::string train, valid, test;  // valid/test empty: split train by the ratios below
@@ -34,7 +34,7 @@ struct DataOptions {
   int64_t min_freq = 1;
   int64_t max_vocab = 50000;
   int64_t max_line_bytes = int64_t{1} << 24;  // a longer line is an error: reading memory stays bounded
-  int64_t max_distinct_tokens = 4000000;     // counting the vocabulary holds at most this many (~100 bytes each)
+  int64_t max_distinct_tokens = 4000000;      // counting the vocabulary holds at most this many (~100 bytes each)
   // synthetic tasks
   int64_t train_size = 4000, valid_size = 500, test_size = 500;
   int64_t symbols = 16;                         // distinct content symbols

@@ -24,8 +24,8 @@ struct FileFormat {
   std::string label_word = "label";  // what messages call a label ("tag 'X' was not seen in training")
   // Reads one non-blank line into out; reader.fail(...) on a malformed one. Without require_labels a line may
   // carry no labels. False: the line holds no example (it is skipped).
-  std::function<bool(const std::string& line, const Tokenizer& tokenizer, bool require_labels,
-                     const LineReader& reader, Record& out)>
+  std::function<bool(const std::string& line, const Tokenizer& tokenizer, bool require_labels, const LineReader& reader,
+                     Record& out)>
       parse;
 };
 

@@ -6,8 +6,8 @@ namespace seqenc {
 TaskSpec tsv_classify_task() {
   FileFormat format;
   format.head = HeadKind::classify;
-  format.parse = [](const std::string& line, const Tokenizer& tokenizer, bool require_labels,
-                    const LineReader& reader, Record& out) {
+  format.parse = [](const std::string& line, const Tokenizer& tokenizer, bool require_labels, const LineReader& reader,
+                    Record& out) {
     const auto split = split_at_tab(line, require_labels, reader, "expected text<TAB>label");
     out.tokens = tokenizer.tokenize(split.text);
     if (out.tokens.empty()) reader.fail("empty text");

@@ -7,8 +7,8 @@ TaskSpec tsv_tag_task() {
   FileFormat format;
   format.head = HeadKind::tag;
   format.label_word = "tag";
-  format.parse = [](const std::string& line, const Tokenizer& tokenizer, bool require_labels,
-                    const LineReader& reader, Record& out) {
+  format.parse = [](const std::string& line, const Tokenizer& tokenizer, bool require_labels, const LineReader& reader,
+                    Record& out) {
     const auto split = split_at_tab(line, require_labels, reader, "expected tokens<TAB>tags");
     out.tokens = tokenizer.tokenize(split.text);
     if (out.tokens.empty()) reader.fail("empty text");

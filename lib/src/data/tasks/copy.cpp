@@ -43,7 +43,8 @@ struct CopyTask : Generator {
 namespace {
 ProblemCheck long_enough(const std::string& task) {
   return [task](const DataOptions& d) {
-    return d.seq_len >= 3 ? std::vector<std::string>{} : std::vector<std::string>{"data.seq_len: must be >= 3 for " + task};
+    return d.seq_len >= 3 ? std::vector<std::string>{}
+                          : std::vector<std::string>{"data.seq_len: must be >= 3 for " + task};
   };
 }
 }  // namespace
