@@ -44,8 +44,7 @@ std::vector<std::string> default_comparison() {
   return names;
 }
 
-void register_encoder(const std::string& name, EncoderFactory factory, EncoderValidator validator,
-                      EncoderFacts facts) {
+void register_encoder(const std::string& name, EncoderFactory factory, EncoderValidator validator, EncoderFacts facts) {
   registry().add(name, {std::move(factory), std::move(validator), std::move(facts)});
 }
 
