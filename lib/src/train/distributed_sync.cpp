@@ -50,9 +50,9 @@ class DistributedSync : public RankSync {
     bucket_bytes_ = static_cast<int64_t>(t.dist_bucket_mb * (1 << 20));
     parameters_ = model.parameters();
     if (t.dist_overlap) reducer_ = std::make_unique<GradientReducer>(*group_, parameters_, bucket_bytes_);
-    return reducer_ ? fmt::format("during backward, {} bucket(s) of <= {} MB", reducer_->num_buckets(),
-                                  t.dist_bucket_mb)
-                    : std::string("after backward (train.dist_overlap: false)");
+    return reducer_
+               ? fmt::format("during backward, {} bucket(s) of <= {} MB", reducer_->num_buckets(), t.dist_bucket_mb)
+               : std::string("after backward (train.dist_overlap: false)");
   }
 
   double backward(const torch::Tensor& loss, bool last, double loss_sum) override {

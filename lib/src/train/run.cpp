@@ -39,8 +39,7 @@ LoadedRun load_run(const std::string& run_dir, CheckpointKind checkpoint) {
   run.config = load_config(dir.file("config.yaml").string(), {}, /*run_directory=*/true);
   const auto& d = run.config.data;
   const auto spec = task_spec(d.task);
-  run.task = spec.reads_files() ? saved_file_task(dir, d, spec)
-                                : load_task(d) /* regenerated exactly from the seed */;
+  run.task = spec.reads_files() ? saved_file_task(dir, d, spec) : load_task(d) /* regenerated exactly from the seed */;
   const auto name = "checkpoint_" + name_of(checkpoint) + ".pt";
   if (!std::filesystem::exists(dir.file(name)))
     throw CheckpointError(run_dir + ": no " + name + "; train the run first");

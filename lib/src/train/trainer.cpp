@@ -252,8 +252,8 @@ void Trainer::log_step(double loss) {
   m.events.step(StepDone{s.step, m.total_steps, loss, tokens_per_s, eta});
   if (s.step % m.t.log_every != 0 && !done()) return;
   m.train_loss = s.window_loss / static_cast<double>(s.window_steps);
-  m.events.train_window(TrainWindow{s.step, m.total_steps, s.epoch, m.train_loss, m.lr, tokens_per_s,
-                                    m.train_elapsed()});
+  m.events.train_window(
+      TrainWindow{s.step, m.total_steps, s.epoch, m.train_loss, m.lr, tokens_per_s, m.train_elapsed()});
   s.window_loss = 0;
   s.window_steps = 0;
 }
@@ -332,8 +332,8 @@ TrainOutcome Trainer::finish(StopReason reason) {
     }
   } else {
     if (reason == StopReason::early_stopping) {
-      m.say(fmt::format("early stopping at step {}: no improvement in {} validations", m.state.step,
-                        m.t.early_stopping));
+      m.say(
+          fmt::format("early stopping at step {}: no improvement in {} validations", m.state.step, m.t.early_stopping));
     }
     out = m.final_evaluation(out);
   }

@@ -31,8 +31,7 @@ void add_run_keys(Schema& schema, Config& config);
 // Defaults, then `path` (skipped when empty), then each "key.path=value". Throws ConfigError listing every
 // problem. A run directory's config.yaml may hold sections of higher layers (bench, analyze): reading one back
 // with run_directory skips them.
-Config load_config(const std::string& path, const std::vector<std::string>& overrides = {},
-                   bool run_directory = false);
+Config load_config(const std::string& path, const std::vector<std::string>& overrides = {}, bool run_directory = false);
 // Reads path (when not empty) and then the overrides into schema; ConfigError "origin: problem; problem" for
 // keys that are unknown, mistyped or given twice. origin is path, or "configuration".
 void read_config_sources(Schema& schema, const std::string& path, const std::vector<std::string>& overrides,

@@ -33,10 +33,10 @@ struct TrainControl {
 
 // What data parallelism cost a run (result.json reports it for runs of several ranks).
 struct DistributedSummary {
-  CommStats comm;                      // this rank's collectives during the run
+  CommStats comm;  // this rank's collectives during the run
   int64_t allreduce_bytes_per_step = 0;
-  double comm_share = 0;               // of this session's training time
-  bool overlap = false;                // gradients reduced during backward
+  double comm_share = 0;  // of this session's training time
+  bool overlap = false;   // gradients reduced during backward
   int64_t grad_buckets = 0;
   double exposed_comm_ms_per_step = 0;
 };

@@ -34,8 +34,7 @@ class Log : public TrainingObserver {
 
   void on_train_window(const TrainWindow& e) override {
     if (progress_bar_) return;
-    logger_->info("step {}/{} loss {:.4f} lr {:.2e} {:.0f} tok/s", e.step, e.total_steps, e.loss, e.lr,
-                  e.tokens_per_s);
+    logger_->info("step {}/{} loss {:.4f} lr {:.2e} {:.0f} tok/s", e.step, e.total_steps, e.loss, e.lr, e.tokens_per_s);
   }
 
   void on_validation(const Validated& e) override {

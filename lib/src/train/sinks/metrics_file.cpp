@@ -18,14 +18,15 @@ class MetricsFile : public TrainingObserver {
   void on_start(const RunStart& e) override { dir_.truncate_metrics(e.state.step); }
 
   void on_train_window(const TrainWindow& e) override {
-    dir_.append_metrics(json{{"step", e.step},
-                             {"epoch", e.epoch},
-                             {"split", "train"},
-                             {"loss", e.loss},
-                             {"lr", e.lr},
-                             {"tokens_per_s", e.tokens_per_s},
-                             {"elapsed_s", e.elapsed_s}}
-                            .dump());
+    dir_.append_metrics(json{
+        {"step", e.step},
+        {"epoch", e.epoch},
+        {"split", "train"},
+        {"loss", e.loss},
+        {"lr", e.lr},
+        {"tokens_per_s", e.tokens_per_s},
+        {"elapsed_s",
+         e.elapsed_s}}.dump());
   }
 
   void on_validation(const Validated& e) override {
