@@ -57,7 +57,8 @@ struct Sweep {
   std::vector<double> x;
 };
 
-Sweep time_sweep(const ToolConfig& config, const std::vector<int64_t>& ns, const std::vector<int64_t>& ds, bool backward) {
+Sweep time_sweep(const ToolConfig& config, const std::vector<int64_t>& ns, const std::vector<int64_t>& ds,
+                 bool backward) {
   Sweep s;
   const bool over_n = ns.size() > 1;
   for (size_t i = 0; i < std::max(ns.size(), ds.size()); ++i) {
@@ -188,8 +189,7 @@ void latency_section(Report& r) {
   Table steps{{"layer", "sequential operations (section)", "at n = " + std::to_string(ns.back()) + " (this code)"}, {}};
   for (const auto& name : default_comparison()) {
     auto enc = make_encoder(one_layer(r.config, name, a.num_hiddens, ns.back()));
-    steps.add({name, encoder_facts(name).sequential_operations,
-               std::to_string(enc->cost(ns.back()).sequential_steps)});
+    steps.add({name, encoder_facts(name).sequential_operations, std::to_string(enc->cost(ns.back()).sequential_steps)});
   }
   r.out << steps.render(true);
   r.out << "\nMeasured latency of one forward pass at batch 1 (nothing to parallelise across examples), eval mode:\n\n";

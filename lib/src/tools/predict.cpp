@@ -107,8 +107,8 @@ void predict_batch(torch::jit::Module& module, const ExportInfo& e, const std::v
 }  // namespace
 
 std::vector<std::vector<int64_t>> read_prediction_input(const std::string& path, HeadKind head,
-                                                        const Tokenizer& tokenizer, int64_t max_len, const Vocabulary& vocab,
-                                                        int64_t max_line_bytes) {
+                                                        const Tokenizer& tokenizer, int64_t max_len,
+                                                        const Vocabulary& vocab, int64_t max_line_bytes) {
   LineReader reader(path, max_line_bytes);
   std::vector<std::vector<int64_t>> sequences;
   std::string line;

@@ -29,7 +29,8 @@ std::vector<Prediction> predict_file(const std::string& model_path, const std::s
 // What predict reads: one sequence per non-blank line of a file in the training format (labels, if any, are
 // ignored), cut to max_len, as ids in vocab. DataError naming file and line for bad input (see LineReader).
 std::vector<std::vector<int64_t>> read_prediction_input(const std::string& path, HeadKind head,
-                                                        const Tokenizer& tokenizer, int64_t max_len, const Vocabulary& vocab,
+                                                        const Tokenizer& tokenizer, int64_t max_len,
+                                                        const Vocabulary& vocab,
                                                         int64_t max_line_bytes = DataOptions{}.max_line_bytes);
 
 }  // namespace seqenc
