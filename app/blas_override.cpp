@@ -3,11 +3,11 @@
 // LibTorch calls the Fortran BLAS sgemm_ (libblas.so.3) for the products it
 // computes itself: the GRU/LSTM cells, convolutions' unfolded products, bmm.
 // The OpenBLAS behind it here runs a generic SSE3 kernel (~50-64 GFLOP/s on
-// 2 cores) where oneDNN's sgemm runs ~270-320 (docs/performance.md). An executable's exported symbols come first in the dynamic
-// linker's global lookup, so this definition serves those calls; anything
-// oneDNN refuses goes on to the next sgemm_ (libblas.so.3). The library itself
-// does not do this: interposing BLAS is a decision for a program, not for
-// whoever links seqenc.
+// 2 cores) where oneDNN's sgemm runs ~270-320 (docs/performance.md). An
+// executable's exported symbols come first in the dynamic linker's global
+// lookup, so this definition serves those calls; anything oneDNN refuses goes
+// on to the next sgemm_ (libblas.so.3). The library itself does not do this:
+// interposing BLAS is a decision for a program, not for whoever links seqenc.
 #include <dlfcn.h>
 #include <oneapi/dnnl/dnnl.h>
 

@@ -33,9 +33,9 @@ TrainingRun prepare_training(const std::string& config_path, const std::vector<s
                              const std::string& run_dir, bool resume, const std::string& prefix) {
   if (resume && run_dir.empty()) throw ConfigError("--resume needs --run-dir");
   TrainingRun run{load_tool_config(config_path, overrides),
-                  run_dir.empty() ? "runs/" + prefix + std::filesystem::path(config_path).stem().string() + "-" +
-                                        timestamp()
-                                  : run_dir};
+                  run_dir.empty()
+                      ? "runs/" + prefix + std::filesystem::path(config_path).stem().string() + "-" + timestamp()
+                      : run_dir};
   use_threads(run.config.train.threads);
   install_stop_handlers();
   return run;

@@ -22,9 +22,9 @@ class AnalyzeCommand : public Command {
     use_threads(config.train.threads);
     install_stop_handlers();
     const auto outcome = write_analysis(config, out_, train_control());
-    fmt::print("report: {}{}\n", outcome.report_path,
-               outcome.stop_reason == StopReason::completed ? ""
-                                                            : " (incomplete: " + name_of(outcome.stop_reason) + ")");
+    fmt::print(
+        "report: {}{}\n", outcome.report_path,
+        outcome.stop_reason == StopReason::completed ? "" : " (incomplete: " + name_of(outcome.stop_reason) + ")");
     return exit_code(outcome.stop_reason);
   }
 
