@@ -2,8 +2,8 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <iostream>
 #include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <torch/torch.h>
@@ -15,10 +15,10 @@
 
 // Ends a test case as skipped, visibly: CTest reports it as skipped (tests/CMakeLists.txt looks for this marker in
 // its output) and ./scripts/test prints the reason. For what cannot run on this machine, never for what failed.
-#define SEQENC_SKIP(reason)                                    \
-  do {                                                         \
-    std::cout << "SEQENC-SKIPPED: " << reason << std::endl;    \
-    return;                                                    \
+#define SEQENC_SKIP(reason)                                 \
+  do {                                                      \
+    std::cout << "SEQENC-SKIPPED: " << reason << std::endl; \
+    return;                                                 \
   } while (false)
 
 namespace seqenc::test {

@@ -45,11 +45,12 @@ TEST_CASE("path lengths measured from gradients agree with the encoders' own num
 TEST_CASE("analyze at tiny sizes completes and writes every section", "[analysis][cli]") {
   auto dir = fs::temp_directory_path() / ("seqenc_analyze_" + std::to_string(::getpid()));
   fs::remove_all(dir);
-  auto r = run_seqenc("analyze --out " + dir.string() +
-                      " --set analyze.max_n=32 --set analyze.max_d=32 --set analyze.fixed_n=16 --set analyze.repeats=1"
-                      " --set analyze.max_path_n=16 --set train.steps=6 --set train.eval_every=3"
-                      " --set data.train_size=32 --set data.valid_size=8 --set data.test_size=8 --set train.threads=1"
-                      " --set analyze.recipes=false");  // section 7's 24 runs of 800 steps: docs/recipes.md has its output
+  auto r =
+      run_seqenc("analyze --out " + dir.string() +
+                 " --set analyze.max_n=32 --set analyze.max_d=32 --set analyze.fixed_n=16 --set analyze.repeats=1"
+                 " --set analyze.max_path_n=16 --set train.steps=6 --set train.eval_every=3"
+                 " --set data.train_size=32 --set data.valid_size=8 --set data.test_size=8 --set train.threads=1"
+                 " --set analyze.recipes=false");  // section 7's 24 runs of 800 steps: docs/recipes.md has its output
   REQUIRE(r.status == 0);
   const auto report = slurp(dir / "report.md");
   CHECK_THAT(report, Catch::Contains("## 7. Recipes") && Catch::Contains("Skipped (analyze.recipes: false)"));

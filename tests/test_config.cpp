@@ -4,8 +4,8 @@
 #include <fstream>
 
 #include "seqenc/data/dataset.h"
-#include "seqenc/nn/encoder.h"
 #include "seqenc/data/task.h"
+#include "seqenc/nn/encoder.h"
 #include "seqenc/tools/tool_config.h"
 #include "seqenc/train/config.h"
 

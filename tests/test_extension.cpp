@@ -271,8 +271,7 @@ TEST_CASE("a file format registered outside lib/ trains, evaluates and reads fil
 }
 
 TEST_CASE("a synthetic task registered outside lib/ is a data.task like the built-in ones", "[extension][data]") {
-  register_task("first_symbol",
-                synthetic_task(HeadKind::classify, [](const DataOptions& o, TaskData& t) {
+  register_task("first_symbol", synthetic_task(HeadKind::classify, [](const DataOptions& o, TaskData& t) {
                   return std::make_unique<FirstSymbol>(o, t);
                 }));
   auto config = tiny_config("cnn");
@@ -304,7 +303,7 @@ TEST_CASE("a metrics sink registered outside lib/ hears every training window an
   for (const auto& j : seqenc::test::metric_lines(dir)) {
     jsonl.push_back(std::to_string(j["step"].get<int64_t>()) + "," + j["split"].get<std::string>());
   }
-  CHECK(csv == jsonl);  // the same events, in the same order, as metrics.jsonl
+  CHECK(csv == jsonl);     // the same events, in the same order, as metrics.jsonl
   CHECK(csv.size() == 6);  // train at 3, 6, 9, 12; valid at 6, 12
   fs::remove_all(dir);
 }

@@ -96,7 +96,8 @@ std::string code_only(const std::string& text) {
       i = end;
       continue;
     }
-    const bool identifier_before = i > 0 && (std::isalnum(static_cast<unsigned char>(text[i - 1])) || text[i - 1] == '_');
+    const bool identifier_before =
+        i > 0 && (std::isalnum(static_cast<unsigned char>(text[i - 1])) || text[i - 1] == '_');
     if (c == 'R' && text.compare(i, 2, "R\"") == 0 && !identifier_before) {  // a raw string R"delim( ... )delim"
       const size_t open = text.find('(', i);
       const std::string close = ")" + text.substr(i + 2, open - i - 2) + "\"";
@@ -157,8 +158,8 @@ std::vector<FunctionSpan> function_spans(const std::string& source) {
       head.clear();
     } else if (c == '}' || c == ';') {
       if (c == '}' && !stack.empty()) {
-        if (stack.back().kind == kFunction) spans.push_back({stack.back().start, line - stack.back().start + 1,
-                                                             stack.back().head});
+        if (stack.back().kind == kFunction)
+          spans.push_back({stack.back().start, line - stack.back().start + 1, stack.back().head});
         stack.pop_back();
       }
       head.clear();
@@ -229,8 +230,8 @@ TEST_CASE("layout: only the synchronisation layer knows whether there is a proce
 TEST_CASE("layout: the README is a page a newcomer reads at once", "[layout]") {
   const auto readme = slurp(fs::path(SEQENC_SOURCE_DIR) / "README.md");
   CHECK(std::count(readme.begin(), readme.end(), '\n') <= 150);
-  for (const char* page : {"configuration", "data-formats", "performance", "reliability", "data-parallel", "export",
-                           "architecture"}) {
+  for (const char* page :
+       {"configuration", "data-formats", "performance", "reliability", "data-parallel", "export", "architecture"}) {
     INFO(page);
     CHECK(fs::exists(fs::path(SEQENC_SOURCE_DIR) / "docs" / (std::string(page) + ".md")));
     CHECK(readme.find("docs/" + std::string(page) + ".md") != std::string::npos);

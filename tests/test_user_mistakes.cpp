@@ -63,9 +63,10 @@ TEST_CASE("mistakes: a YAML key given twice is one line naming it and both lines
 
 TEST_CASE("mistakes: a changed model shape on --resume names the key before any tensor", "[cli][mistakes]") {
   const auto run = fresh_dir("shape_key");
-  const std::string base = "train --config configs/lag.yaml --set train.steps=2 --set train.eval_every=2"
-                           " --set data.train_size=64 --set train.threads=1 --run-dir " +
-                           run.string();
+  const std::string base =
+      "train --config configs/lag.yaml --set train.steps=2 --set train.eval_every=2"
+      " --set data.train_size=64 --set train.threads=1 --run-dir " +
+      run.string();
   REQUIRE(run_seqenc(base).status == 0);
   const auto before = slurp(run / "checkpoint_last.pt");
   const auto r = run_seqenc(base + " --set model.num_layers=3 --set train.steps=4 --resume");

@@ -14,8 +14,8 @@
 #include "seqenc/data/vocabulary.h"
 #include "seqenc/error.h"
 #include "seqenc/tools/predict.h"
-#include "seqenc/train/checkpoint.h"
 #include "seqenc/tools/tool_config.h"
+#include "seqenc/train/checkpoint.h"
 #include "seqenc/train/recipe.h"
 #include "seqenc/train/trainer.h"
 
