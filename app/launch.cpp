@@ -16,9 +16,9 @@
 #include <thread>
 
 #include <fmt/core.h>
-#include <glog/logging.h>
 
 #include "process.h"
+#include "seqenc/compat.h"
 #include "seqenc/train/distributed.h"
 
 extern char** environ;
@@ -237,16 +237,16 @@ Rank join_workers(const Config& config) {
   std::signal(SIGALRM, on_rendezvous_alarm);
   alarm(limit_s);
   // c10d logs each failed bind or connect through glog; the error names the cause in one line instead.
-  const int log_level = FLAGS_minloglevel;
-  FLAGS_minloglevel = google::GLOG_FATAL;
+  const int log_level = compat::torch_log_level();
+  compat::set_torch_log_level(compat::torch_log_fatal);
   std::shared_ptr<ProcessGroup> group;
   try {
     group = std::make_shared<ProcessGroup>(o);
   } catch (...) {
-    FLAGS_minloglevel = log_level;
+    compat::set_torch_log_level(log_level);
     throw;
   }
-  FLAGS_minloglevel = log_level;
+  compat::set_torch_log_level(log_level);
   alarm(0);
   std::signal(SIGALRM, SIG_DFL);
   return Rank::of(std::move(group));

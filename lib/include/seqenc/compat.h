@@ -1,7 +1,17 @@
 // The one place where LibTorch 1.13 and 2.x differ for seqenc.
 #pragma once
 #include <ATen/autocast_mode.h>
+#include <c10/util/Logging.h>
+#include <c10/util/intrusive_ptr.h>
 #include <torch/version.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #if TORCH_VERSION_MAJOR >= 2
 // 2.x ships a fused scaled_dot_product_attention (flash / memory-efficient kernels).
@@ -45,5 +55,66 @@ inline void set_cpu_autocast(bool enabled, at::ScalarType dtype) {
   at::autocast::set_cpu_enabled(enabled);
   at::autocast::set_autocast_cpu_dtype(dtype);
 #endif
+}
+
+// LibTorch's log threshold (0 info ... 3 fatal, the same in both), e.g. to mute c10d's log of each failed connect.
+// Debian's 1.13 logs through glog (minloglevel); the 2.x wheel is built without glog and has c10's own flag.
+inline int torch_log_level() {
+#ifdef C10_USE_GLOG
+  return FLAGS_minloglevel;
+#else
+  return FLAGS_caffe2_log_level;
+#endif
+}
+inline void set_torch_log_level(int level) {
+#ifdef C10_USE_GLOG
+  FLAGS_minloglevel = level;
+#else
+  FLAGS_caffe2_log_level = level;
+#endif
+}
+inline constexpr int torch_log_fatal = 3;
+
+// c10d. These are templates on c10d's types, so that only distributed.cpp (which includes c10d's headers) compiles
+// them, and they pick what the LibTorch at hand has rather than naming versions.
+
+// A Gloo process group. LibTorch 2.0 split a process group into a ProcessGroup front and per-device Backends:
+// ProcessGroupGloo became a Backend that a front dispatches the CPU collectives to (the Reducer takes the front).
+template <class ProcessGroup, class Gloo, class Store, class Options>
+c10::intrusive_ptr<ProcessGroup> gloo_process_group(const c10::intrusive_ptr<Store>& store, int rank, int size,
+                                                    c10::intrusive_ptr<Options> options) {
+  auto gloo = c10::make_intrusive<Gloo>(store, rank, size, std::move(options));
+  if constexpr (std::is_base_of_v<ProcessGroup, Gloo>) {
+    return gloo;
+  } else {
+    auto group = c10::make_intrusive<ProcessGroup>(store, rank, size);
+    group->setBackend(c10::DeviceType::CPU, ProcessGroup::BackendType::GLOO, gloo);
+    group->setDefaultBackend(ProcessGroup::BackendType::GLOO);
+    return group;
+  }
+}
+
+// c10d's Reducer with buckets of at most bucket_bytes, no sparse gradients, find_unused_parameters and
+// gradient_as_bucket_view off. 1.13 takes each bucket's size limit; later versions dropped those for the caps used
+// when buckets are rebuilt (seqenc never rebuilds them) and added flags whose off state is 1.13's behaviour.
+template <class Reducer, class ProcessGroup>
+std::unique_ptr<Reducer> make_reducer(const std::vector<at::Tensor>& parameters,
+                                      std::vector<std::vector<size_t>> buckets,
+                                      const c10::intrusive_ptr<ProcessGroup>& group, int64_t bucket_bytes) {
+  using Names = std::unordered_map<size_t, std::string>;
+  const std::vector<bool> sparse(parameters.size(), false);
+  if constexpr (std::is_constructible_v<Reducer, std::vector<at::Tensor>, std::vector<std::vector<size_t>>,
+                                        c10::intrusive_ptr<ProcessGroup>, std::vector<bool>, int64_t, bool, bool, Names,
+                                        int64_t, bool, bool, std::vector<int64_t>>) {
+    return std::make_unique<Reducer>(parameters, std::move(buckets), group, sparse, bucket_bytes,
+                                     /*find_unused_parameters=*/false, /*gradient_as_bucket_view=*/false, Names{},
+                                     bucket_bytes, /*skip_all_reduce_unused_params=*/false,
+                                     /*use_python_reducer=*/false, std::vector<int64_t>{bucket_bytes});
+  } else {
+    const std::vector<size_t> limits(buckets.size(), static_cast<size_t>(bucket_bytes));
+    return std::make_unique<Reducer>(parameters, std::move(buckets), limits, group, sparse, bucket_bytes,
+                                     /*find_unused_parameters=*/false, /*gradient_as_bucket_view=*/false, Names{},
+                                     bucket_bytes);
+  }
 }
 }  // namespace seqenc::compat
