@@ -3,10 +3,14 @@
 #include <ATen/autocast_mode.h>
 #include <c10/util/Logging.h>
 #include <c10/util/intrusive_ptr.h>
+#include <torch/optim/optimizer.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
 #include <torch/version.h>
 
 #include <cstdint>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <type_traits>
 #include <unordered_map>
@@ -74,6 +78,48 @@ inline void set_torch_log_level(int level) {
 #endif
 }
 inline constexpr int torch_log_fatal = 3;
+
+// An optimizer's saved state is keyed by each parameter's address: 1.13 wrote it in hex ("0x55d2..."), 2.x parses
+// the keys as decimal numbers, so a 1.13 checkpoint's keys all read as 0 there and the states land on the wrong
+// parameters. Such keys are rewritten in decimal before loading (1.13 only compares the strings, so reads both).
+namespace detail {
+inline std::string decimal_key(const std::string& key) {
+  return key.rfind("0x", 0) == 0 ? std::to_string(std::stoull(key, nullptr, 16)) : key;
+}
+inline void copy_with_decimal_keys(torch::serialize::InputArchive& in, torch::serialize::OutputArchive& out) {
+  for (const auto& key : in.keys()) {
+    torch::serialize::InputArchive child;
+    c10::IValue value;
+    if (in.try_read(key, child)) {
+      torch::serialize::OutputArchive copy(out.compilation_unit());
+      copy_with_decimal_keys(child, copy);
+      out.write(decimal_key(key), copy);
+    } else if (in.try_read(key, value)) {
+      if (value.isTensor()) {
+        out.write(decimal_key(key), value.toTensor(), /*is_buffer=*/true);
+      } else {
+        out.write(decimal_key(key), value.isString() ? c10::IValue(decimal_key(value.toStringRef())) : value);
+      }
+    }
+  }
+}
+}  // namespace detail
+inline void load_optimizer(torch::optim::Optimizer& optimizer, torch::serialize::InputArchive& archive) {
+  torch::serialize::InputArchive state;
+  bool hex = false;
+  if (archive.try_read("state", state)) {
+    for (const auto& key : state.keys()) hex = hex || key.rfind("0x", 0) == 0;
+  }
+  if (!hex) return optimizer.load(archive);
+  torch::serialize::OutputArchive decimal;
+  detail::copy_with_decimal_keys(archive, decimal);
+  std::ostringstream bytes;
+  decimal.save_to(bytes);
+  torch::serialize::InputArchive reread;
+  std::istringstream in(bytes.str());
+  reread.load_from(in);
+  optimizer.load(reread);
+}
 
 // c10d. These are templates on c10d's types, so that only distributed.cpp (which includes c10d's headers) compiles
 // them, and they pick what the LibTorch at hand has rather than naming versions.

@@ -8,6 +8,7 @@
 #include <fmt/ranges.h>
 #include <torch/torch.h>
 
+#include "seqenc/compat.h"
 #include "seqenc/files.h"
 #include "seqenc/version.h"
 #include "seqenc/zip_archive.h"
@@ -160,7 +161,7 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
     if (optimizer) {
       torch::serialize::InputArchive optimizer_archive;
       archive.read("optimizer", optimizer_archive);
-      optimizer->load(optimizer_archive);
+      compat::load_optimizer(*optimizer, optimizer_archive);  // 1.13's state keys read right on 2.x too
     }
     auto get = [&](const char* key) {
       torch::Tensor t;
