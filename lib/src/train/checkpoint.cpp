@@ -149,6 +149,8 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
   if (!problem.empty()) throw CheckpointError(path + ": cannot read checkpoint (" + problem + ")");
   problem = zip_archive_problem(bytes);  // before LibTorch parses anything: its reader trusts the file
   if (!problem.empty()) throw CheckpointError(path + ": damaged checkpoint (" + problem + ")");
+  problem = torch_format_problem(bytes);  // LibTorch's own refusal is a trace about its reader
+  if (!problem.empty()) throw CheckpointError(path + ": " + problem);
   TrainingState s;
   try {
     torch::serialize::InputArchive archive;
