@@ -236,7 +236,7 @@ Rank join_workers(const Config& config) {
                 o.rank, o.master_addr.c_str(), o.master_port, limit_s);
   std::signal(SIGALRM, on_rendezvous_alarm);
   alarm(limit_s);
-  // c10d logs each failed bind or connect through glog; the error names the cause in one line instead.
+  // c10d logs each failed bind or connect (glog in 1.13, c10's logger in 2.x); the error names the cause in one line.
   const int log_level = compat::torch_log_level();
   compat::set_torch_log_level(compat::torch_log_fatal);
   std::shared_ptr<ProcessGroup> group;
