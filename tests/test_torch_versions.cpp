@@ -130,7 +130,7 @@ TEST_CASE("versions: runs and exports written with LibTorch 1.13 and 2.x predict
     const auto e = evaluate_run(best);
     CHECK(e.accuracy == expected["accuracy"].get<double>());
     CHECK(e.loss == Approx(expected["loss"].get<double>()).epsilon(1e-5));
-    auto config = load_config((dir / "config.yaml").string(), {"train.steps=9"});
+    auto config = load_config((dir / "config.yaml").string(), {"train.steps=9"}, /*run_directory=*/true);
     const auto outcome = train(config, dir.string(), true, quietly());
     CHECK(outcome.stop_reason == StopReason::completed);
     CHECK(outcome.state.step == 9);
