@@ -11,9 +11,15 @@
 #include <dlfcn.h>
 #include <oneapi/dnnl/dnnl.h>
 
+#include <atomic>
 #include <cctype>
 
+#include "blas_override.h"
+
 namespace {
+
+// train.blas: libtorch hands LibTorch's own products back to its BLAS (nn/autotune.h measures which is faster).
+std::atomic<bool> g_answer_with_onednn{true};
 
 using SgemmFn = void (*)(const char*, const char*, const int*, const int*, const int*, const float*, const float*,
                          const int*, const float*, const int*, const float*, float*, const int*);
@@ -30,10 +36,13 @@ extern "C" void sgemm_(const char* transa, const char* transb, const int* m, con
                        const float* beta, float* c, const int* ldc) {
   if (*m == 0 || *n == 0) return;
   // Column-major C (m x n) = op(A) op(B) is row-major C^T (n x m) = op(B)^T op(A)^T.
-  if (*k > 0 && dnnl_sgemm(row_major_trans(*transb), row_major_trans(*transa), *n, *m, *k, *alpha, b, *ldb, a, *lda,
-                           *beta, c, *ldc) == dnnl_success) {
+  if (*k > 0 && g_answer_with_onednn.load(std::memory_order_relaxed) &&
+      dnnl_sgemm(row_major_trans(*transb), row_major_trans(*transa), *n, *m, *k, *alpha, b, *ldb, a, *lda, *beta, c,
+                 *ldc) == dnnl_success) {
     return;
   }
   static const auto next = reinterpret_cast<SgemmFn>(dlsym(RTLD_NEXT, "sgemm_"));
   next(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
+
+void seqenc::app::answer_blas_with_onednn(bool on) { g_answer_with_onednn.store(on); }

@@ -2,10 +2,12 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <fstream>
 
 #include <torch/torch.h>
 
+#include "blas_override.h"
 #include "exit_codes.h"
 
 namespace seqenc::app {
@@ -51,10 +53,21 @@ void use_threads(int64_t threads) {
   if (threads > 0) torch::set_num_threads(static_cast<int>(threads));
 }
 
+std::string kernel_cache_path() {
+  const char* cache = std::getenv("XDG_CACHE_HOME");
+  const char* home = std::getenv("HOME");
+  if (cache && *cache) return std::string(cache) + "/seqenc/kernels.json";
+  if (home && *home) return std::string(home) + "/.cache/seqenc/kernels.json";
+  return "";
+}
+
 TrainControl train_control() {
   TrainControl control;
   control.stop_requested = stop_requested;
   control.reset_peak_memory = reset_peak_memory;
+  control.tuning.measure = true;
+  control.tuning.cache_path = kernel_cache_path();
+  control.tuning.set_blas_override = answer_blas_with_onednn;
   return control;
 }
 

@@ -19,7 +19,10 @@ std::string stop_requested();
 void reset_peak_memory();
 // Intra-op CPU threads for LibTorch; 0 keeps LibTorch's default.
 void use_threads(int64_t threads);
-// The steering every training command passes to the library.
+// Where measured kernel choices are kept: $XDG_CACHE_HOME/seqenc/kernels.json, else ~/.cache/seqenc/kernels.json.
+std::string kernel_cache_path();
+// The steering every training command passes to the library: stop requests, memory counters, and kernel choices
+// measured and cached (nn/autotune.h) with the program's sgemm_ switch.
 TrainControl train_control();
 // 0 for a finished run, 1 for a non-finite loss, 128 + signal for an interrupted one.
 int exit_code(StopReason reason);

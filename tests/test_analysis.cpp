@@ -1,13 +1,16 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "cli.h"
-#include "seqenc/tools/analyze.h"
 #include "seqenc/nn/encoder.h"
+#include "seqenc/nn/sdpa_attention.h"
+#include "seqenc/tools/analyze.h"
 #include "seqenc/tools/measure.h"
 
 using namespace seqenc;
@@ -116,19 +119,34 @@ TEST_CASE("a step's model FLOPs count attention over the keys each query keeps",
   CHECK(cnn->forward_flops(10, 4) == cnn->cost(10).flops);  // a convolution computes padding too
 }
 
-TEST_CASE("bench sweeps n with both attention kernels and times the fused kernel against sgemm", "[analysis][cli]") {
+TEST_CASE("bench sweeps n with auto's choice beside every forced one and times the fused kernel against sgemm",
+          "[analysis][cli]") {
   auto r = run_seqenc(
       "bench --json --set bench.seq_lens=16:4,40:2 --set bench.reference_max_n=20 --set bench.vocab_size=50"
       " --set bench.steps=1 --set bench.repeats=1 --set bench.warmup=0 --set train.threads=1");
   REQUIRE(r.status == 0);
-  std::vector<std::string> seen;
+  std::map<std::string, std::vector<std::string>> rows;  // "16x4" -> what each row forced, "auto" for auto's
   std::istringstream lines(r.out);
   for (std::string line; std::getline(lines, line);) {
     auto j = nlohmann::json::parse(line);
-    seen.push_back(j["attention"].get<std::string>() + "@" + std::to_string(j["seq_len"].get<int64_t>()) + "x" +
-                   std::to_string(j["batch_size"].get<int64_t>()));
+    const auto size =
+        std::to_string(j["seq_len"].get<int64_t>()) + "x" + std::to_string(j["batch_size"].get<int64_t>());
+    rows[size].push_back(j["forced"].get<std::string>().empty() ? "auto" : j["forced"].get<std::string>());
   }
-  CHECK(seen == std::vector<std::string>{"fused@16x4", "reference@16x4", "fused@40x2"});
+  const std::string sdpa = seqenc::sdpa_available() ? "sdpa" : "";
+  for (const auto& [size, kernels] : std::map<std::string, std::vector<std::string>>{
+           {"16x4", {"fused", "reference", sdpa}}, {"40x2", {"fused", sdpa}}}) {
+    INFO(size);
+    REQUIRE(rows[size].size() >= 3);
+    CHECK(rows[size].front() == "auto");  // auto's row first, then each forced choice
+    for (const auto& kernel : kernels) {
+      if (!kernel.empty()) CHECK(std::count(rows[size].begin(), rows[size].end(), "model.attention=" + kernel) == 1);
+    }
+    // The reference path only up to bench.reference_max_n; each route of the linears in every size.
+    CHECK(std::count(rows[size].begin(), rows[size].end(), "model.attention=reference") == (size == "16x4" ? 1 : 0));
+    CHECK(std::count(rows[size].begin(), rows[size].end(), "train.matmul=libtorch") == 1);
+    CHECK(std::count(rows[size].begin(), rows[size].end(), "train.blas=libtorch") == 1);
+  }
   auto first = nlohmann::json::parse(r.out.substr(0, r.out.find('\n')));
   CHECK(first["step_gflop"].get<double>() > 0);
   CHECK(first["sgemm_gflops"].get<double>() > 0);  // measured in the same run
@@ -138,8 +156,9 @@ TEST_CASE("bench sweeps n with both attention kernels and times the fused kernel
       "bench --set bench.seq_lens=32:2 --set bench.kernel=true --set bench.vocab_size=50 --set bench.steps=1"
       " --set bench.repeats=1 --set bench.warmup=0 --set train.threads=1");
   REQUIRE(table.status == 0);
-  CHECK_THAT(table.out, Catch::Contains("transformer (fused)") && Catch::Contains("transformer (reference)") &&
-                            Catch::Contains("GFLOP/s through oneDNN") && Catch::Contains("2 x 4, 32, 16"));
+  CHECK_THAT(table.out, Catch::Contains("(auto)") && Catch::Contains("[model.attention=reference]") &&
+                            Catch::Contains("kernels: attention ") && Catch::Contains("GFLOP/s through oneDNN") &&
+                            Catch::Contains("2 x 4, 32, 16"));
   auto profile = run_seqenc(
       "bench --profile --set model.encoder=rnn --set bench.batch_size=2 --set bench.seq_len=8 --set bench.vocab_size=50"
       " --set bench.steps=1 --set bench.repeats=1 --set bench.warmup=0 --set train.threads=1");

@@ -21,13 +21,12 @@ void print_sgemm(const BenchResult& r) {
 }
 
 void print_sweep(const std::vector<BenchResult>& results) {
-  Table table{{"encoder", "n", "batch", "tokens/s", "ms/step", "peak RSS MB", "GFLOP/step", "GFLOP/s", "of sgemm"},
-              {}};
+  Table table{{"encoder", "n", "batch", "tokens/s", "ms/step", "peak RSS MB", "GFLOP/step", "GFLOP/s", "of sgemm"}, {}};
   for (const auto& r : results) {
-    table.add({r.encoder + (r.attention.empty() ? "" : " (" + r.attention + ")"), std::to_string(r.seq_len),
-               std::to_string(r.batch_size), fmt::format("{:.0f}", r.tokens_per_s),
-               fmt::format("{:.2f}", r.ms_per_step), fmt::format("{:.0f}", r.peak_rss_mb),
-               fmt::format("{:.3f}", r.step_gflop), fmt::format("{:.1f}", r.achieved_gflops),
+    table.add({r.label(), std::to_string(r.seq_len), std::to_string(r.batch_size),
+               fmt::format("{:.0f}", r.tokens_per_s), fmt::format("{:.2f}", r.ms_per_step),
+               fmt::format("{:.0f}", r.peak_rss_mb), fmt::format("{:.3f}", r.step_gflop),
+               fmt::format("{:.1f}", r.achieved_gflops),
                r.sgemm_gflops > 0 ? fmt::format("{:.0f}%", 100 * r.sgemm_share()) : std::string("-")});
   }
   const auto& first = results.front();
@@ -38,11 +37,10 @@ void print_sweep(const std::vector<BenchResult>& results) {
 
 void print_one(const BenchResult& r) {
   fmt::print(
-      "{}{} ({} parameters), {}, batch {} x n {}, vocab {}, {} thread(s) on {}: {:.0f} tokens/s, {:.2f} ms/step, "
+      "{} ({} parameters), {}, batch {} x n {}, vocab {}, {} thread(s) on {}: {:.0f} tokens/s, {:.2f} ms/step, "
       "peak RSS {:.0f} MB, {:.3f} GFLOP/step, {:.1f} GFLOP/s{}\n",
-      r.encoder, r.attention.empty() ? "" : " " + r.attention, r.parameters, r.precision, r.batch_size, r.seq_len,
-      r.vocab_size, r.threads, r.device, r.tokens_per_s, r.ms_per_step, r.peak_rss_mb, r.step_gflop,
-      r.achieved_gflops,
+      r.label(), r.parameters, r.precision, r.batch_size, r.seq_len, r.vocab_size, r.threads, r.device, r.tokens_per_s,
+      r.ms_per_step, r.peak_rss_mb, r.step_gflop, r.achieved_gflops,
       r.sgemm_gflops > 0 ? fmt::format(" ({:.0f}% of sgemm's {:.1f})", 100 * r.sgemm_share(), r.sgemm_gflops) : "");
 }
 
@@ -58,9 +56,8 @@ void print_profiles(const std::vector<BenchResult>& results) {
                  fmt::format("{:.1f}", 100 * op.self_ms / std::max(1e-9, step_ms)),
                  fmt::format("{:.2f}", op.total_ms)});
     }
-    fmt::print("\n{}{}, n {} x batch {}: top operators of a step under the profiler ({:.1f} ms profiled)\n{}",
-               r.encoder, r.attention.empty() ? "" : " (" + r.attention + ")", r.seq_len, r.batch_size, step_ms,
-               table.render(false));
+    fmt::print("\n{}, n {} x batch {}: top operators of a step under the profiler ({:.1f} ms profiled)\n{}", r.label(),
+               r.seq_len, r.batch_size, step_ms, table.render(false));
   }
 }
 
@@ -100,6 +97,10 @@ class BenchCommand : public Command {
     config.bench.profile = config.bench.profile || profile_;
     use_threads(config.train.threads);
     const auto results = run_bench_sweep(config, train_control());
+    for (const auto& r : results) {
+      for (const auto& warning : r.warnings) fmt::print(stderr, "seqenc: warning: {}\n", warning);
+    }
+    if (!json_) fmt::print("{}\n", results.front().kernels.summary());
     if (json_) {
       for (const auto& r : results) fmt::print("{}\n", bench_json(r));
     } else if (results.size() == 1 && config.bench.seq_lens.empty()) {

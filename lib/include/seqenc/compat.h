@@ -20,6 +20,7 @@
 #if TORCH_VERSION_MAJOR >= 2
 // 2.x ships a fused scaled_dot_product_attention (flash / memory-efficient kernels).
 #define SEQENC_HAS_FUSED_SDPA 1
+#include <ATen/Functions.h>
 #else
 #define SEQENC_HAS_FUSED_SDPA 0
 #endif
@@ -162,5 +163,16 @@ std::unique_ptr<Reducer> make_reducer(const std::vector<at::Tensor>& parameters,
                                      /*find_unused_parameters=*/false, /*gradient_as_bucket_view=*/false, Names{},
                                      bucket_bytes);
   }
+}
+// LibTorch's own scaled_dot_product_attention (attn_mask: bool, true where a key takes part). 1.13 has none: the
+// configuration refuses model.attention: sdpa there, and this is never called.
+inline at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                               const at::Tensor& attn_mask, double dropout) {
+#if SEQENC_HAS_FUSED_SDPA
+  return at::scaled_dot_product_attention(q, k, v, attn_mask, dropout, /*is_causal=*/false);
+#else
+  (void)q, (void)k, (void)v, (void)attn_mask, (void)dropout;
+  TORCH_CHECK(false, "scaled_dot_product_attention needs LibTorch 2.x");
+#endif
 }
 }  // namespace seqenc::compat

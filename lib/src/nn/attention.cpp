@@ -8,6 +8,7 @@
 #include "seqenc/error.h"
 #include "seqenc/nn/fused_attention.h"
 #include "seqenc/nn/linear.h"
+#include "seqenc/nn/sdpa_attention.h"
 
 namespace seqenc {
 
@@ -59,16 +60,21 @@ torch::Tensor causal_valid_lens(const torch::Tensor& valid_lens, int64_t num_que
 DotProductAttentionImpl::DotProductAttentionImpl(double dropout, AttentionKernel kernel)
     : dropout_(register_module("dropout", Dropout(dropout))), kernel_(kernel) {}
 
-bool DotProductAttentionImpl::uses_fused(const torch::Tensor& queries, bool relative) const {
-  return kernel_ != AttentionKernel::reference && !record_weights_ && !relative && fused_attention_supports(queries);
+AttentionKernel DotProductAttentionImpl::kernel_for(const torch::Tensor& queries, bool relative) const {
+  if (kernel_ == AttentionKernel::reference || record_weights_ || relative) return AttentionKernel::reference;
+  if (kernel_ == AttentionKernel::sdpa) return sdpa_available() ? AttentionKernel::sdpa : AttentionKernel::reference;
+  return fused_attention_supports(queries) ? AttentionKernel::fused : AttentionKernel::reference;
 }
 
 torch::Tensor DotProductAttentionImpl::forward(const torch::Tensor& queries, const torch::Tensor& keys,
                                                const torch::Tensor& values, const torch::Tensor& valid_lens,
                                                const torch::Tensor& rel_keys, const torch::Tensor& rel_values) {
-  if (uses_fused(queries, rel_keys.defined())) {
+  const auto kernel = kernel_for(queries, rel_keys.defined());
+  if (kernel != AttentionKernel::reference) {
     attention_weights_ = torch::Tensor();
-    return fused_attention(queries, keys, values, valid_lens, {is_training() ? dropout_->p() : 0.0});
+    const double p = is_training() ? dropout_->p() : 0.0;
+    if (kernel == AttentionKernel::sdpa) return sdpa_attention(queries, keys, values, valid_lens, p);
+    return fused_attention(queries, keys, values, valid_lens, {p});
   }
   // Scale the (B, q, d) queries rather than the (B, q, k) scores: the same softmax, n/d times less work.
   const auto scaled = queries * (1.0 / std::sqrt(static_cast<double>(queries.size(-1))));

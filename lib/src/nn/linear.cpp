@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "gemm.h"
+#include "seqenc/nn/matmul_route.h"
 #include "seqenc/nn/precision.h"
 
 namespace seqenc {
@@ -70,7 +71,7 @@ bool takes(const torch::Tensor& x, const torch::Tensor& weight, const torch::Ten
 }  // namespace
 
 torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
-  if (!takes(x, weight, bias)) return torch::linear(x, weight, bias);
+  if (!takes(x, weight, bias) || matmul_route() == MatmulRoute::libtorch) return torch::linear(x, weight, bias);
   auto shape = x.sizes().vec();
   shape.back() = weight.size(0);
   auto y = LinearFunction::apply(x.reshape({-1, x.size(-1)}).contiguous(), weight,

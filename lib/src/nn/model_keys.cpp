@@ -16,7 +16,9 @@ void add_model_keys(Schema& s, EncoderOptions& m, Pooling& pooling) {
   s.add("model.recipe", m.recipe,
         "default: what docs/recipes.md measured to learn (transformer: embeddings N(0, 1/d), P never dropped, "
         "train.lr 0.003 and model.dropout 0 where unset); book: the section's model exactly");
-  s.add("model.attention", m.attention, "attention kernel: fused (memory-linear) wherever it applies, or one of them");
+  s.add("model.attention", m.attention,
+        "attention kernel: fused (memory-linear), reference (the book's, keeps the weights), sdpa (LibTorch 2.x's), or "
+        "auto: the fastest on this machine where it applies");
   s.add("model.kernel_size", m.kernel_size, "odd convolution width k (cnn)");
   s.add("model.dilated", m.dilated, "dilation 1, 2, 4, ... per layer (cnn)");
   s.add("model.activation", m.activation, "activation (cnn)");

@@ -2,7 +2,10 @@
 
 #include <cmath>
 
+#include <torch/version.h>
+
 #include "seqenc/nn/linear.h"
+#include "seqenc/nn/sdpa_attention.h"
 
 namespace seqenc {
 
@@ -68,10 +71,15 @@ std::vector<std::string> TransformerEncoderImpl::problems(const EncoderOptions& 
   if (o.pos_encoding == PosEncoding::relative && o.max_relative_position <= 0) {
     p.push_back("model.max_relative_position: must be > 0 for relative positions");
   }
-  if (o.pos_encoding == PosEncoding::relative && o.attention == AttentionKernel::fused) {
+  if (o.pos_encoding == PosEncoding::relative &&
+      (o.attention == AttentionKernel::fused || o.attention == AttentionKernel::sdpa)) {
+    p.push_back("model.attention: the " + name_of(o.attention) +
+                " kernel has no relative positions; use auto (which routes them to the reference path) or reference");
+  }
+  if (o.attention == AttentionKernel::sdpa && !sdpa_available()) {
     p.push_back(
-        "model.attention: the fused kernel has no relative positions; use auto (which routes them to the "
-        "reference path) or reference");
+        "model.attention: sdpa is LibTorch 2.x's scaled_dot_product_attention; this seqenc is built with "
+        "LibTorch " TORCH_VERSION);
   }
   return p;
 }
@@ -125,9 +133,9 @@ double TransformerEncoderImpl::forward_flops(int64_t n, int64_t valid_len) const
   const double nn = static_cast<double>(n), L = static_cast<double>(std::clamp<int64_t>(valid_len, 0, n));
   // Query-key pairs attention computes: every query row (padding too) over its kept keys.
   const double pairs = options_.causal ? L * (L + 1) / 2 + (nn - L) * L : nn * L;
-  double per_layer = 4 * 2 * nn * d * d                                                  // W_q, W_k, W_v, W_o
-                     + 2 * 2 * pairs * d                                                 // Q K^T and weights x V
-                     + 2 * 2 * nn * d * f;                                               // position-wise FFN
+  double per_layer = 4 * 2 * nn * d * d                                                // W_q, W_k, W_v, W_o
+                     + 2 * 2 * pairs * d                                               // Q K^T and weights x V
+                     + 2 * 2 * nn * d * f;                                             // position-wise FFN
   if (options_.pos_encoding == PosEncoding::relative) per_layer += 2 * 2 * pairs * d;  // q . a^K and w . a^V
   return per_layer * static_cast<double>(options_.num_layers);
 }
@@ -176,7 +184,7 @@ bool TransformerEncoderImpl::uses_fused_attention(const torch::Tensor& queries) 
 }
 
 std::string TransformerEncoderImpl::attention_kernel(const torch::Device& device) const {
-  return uses_fused_attention(torch::empty({0}, torch::device(device))) ? "fused" : "reference";
+  return name_of(blocks.front()->attention->kernel_for(torch::empty({0}, torch::device(device))));
 }
 
 EncoderFacts TransformerEncoderImpl::facts() {
@@ -186,6 +194,7 @@ EncoderFacts TransformerEncoderImpl::facts() {
   f.sequential_operations = "O(1)";
   f.max_path_length = "O(1)";
   f.in_default_comparison = true;
+  f.attention = true;
   f.path_variants = {{"transformer", [](EncoderOptions&) {}}};
   // Measured in docs/recipes.md: with the book's settings a transformer learns local structure too slowly to
   // show it in the budget a CNN needs; a larger step and no dropout do, on local and long-range tasks alike.

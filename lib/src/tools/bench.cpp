@@ -6,9 +6,11 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "seqenc/nn/autotune.h"
 #include "seqenc/nn/fused_attention.h"
 #include "seqenc/nn/heads.h"
 #include "seqenc/nn/linear.h"
+#include "seqenc/nn/matmul_route.h"
 #include "seqenc/strings.h"
 #include "seqenc/tools/measure.h"
 #include "seqenc/train/device.h"
@@ -29,6 +31,38 @@ double step_gflop(const EncoderImpl& encoder, const BenchOptions& b, int64_t num
 }
 }  // namespace
 
+namespace {
+
+// The kernels a bench row computes with: its keys forced or chosen as a training run would choose them.
+KernelPlan bench_plan(const ToolConfig& config, const TrainControl& control, std::vector<std::string>* warnings) {
+  const auto& m = config.model;
+  TuningShape shape{config.bench.batch_size,
+                    config.bench.seq_len,
+                    m.num_hiddens,
+                    m.num_heads,
+                    m.ffn_num_hiddens,
+                    m.dropout,
+                    config.train.precision,
+                    encoder_facts(m.name).attention,
+                    m.pos_encoding == PosEncoding::relative};
+  return plan_kernels(shape, {m.attention, config.train.matmul, config.train.blas}, control.tuning, warnings);
+}
+
+// Median ms of b.steps steps over b.repeats repeats, after b.warmup untimed steps.
+double time_steps(const std::function<void()>& step, const BenchOptions& b) {
+  for (int64_t i = 0; i < b.warmup; ++i) step();
+  std::vector<double> ms;
+  for (int64_t r = 0; r < b.repeats; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int64_t i = 0; i < b.steps; ++i) step();
+    const std::chrono::duration<double, std::milli> spent = std::chrono::steady_clock::now() - start;
+    ms.push_back(spent.count() / static_cast<double>(b.steps));
+  }
+  return median(ms);
+}
+
+}  // namespace
+
 BenchResult run_bench(const ToolConfig& config, const TrainControl& control) {
   if (auto problems = tool_config_problems(config); !problems.empty())
     throw ConfigError("configuration: " + join(problems, "; "));
@@ -36,8 +70,11 @@ BenchResult run_bench(const ToolConfig& config, const TrainControl& control) {
   const auto& b = config.bench;
   const auto device = resolve_device(config.train.device);
   check_precision(config.train.precision, device);
+  BenchResult r;
+  r.kernels = bench_plan(config, control, &r.warnings);
   torch::manual_seed(config.train.seed);
   auto options = encoder_options_for(config, b.vocab_size, false, std::max(b.seq_len, config.data.max_len));
+  options.attention = r.kernels.attention;
   SequenceModel model(options, HeadOptions{HeadKind::tag, b.vocab_size, Pooling::mean});
   model->to(device);
   model->train();
@@ -50,6 +87,7 @@ BenchResult run_bench(const ToolConfig& config, const TrainControl& control) {
     torch::Tensor loss;
     {
       PrecisionScope precision(config.train.precision);
+      MatmulScope matmul(r.kernels.matmul);
       auto out = model->labelled_logits(tokens, lens, labels);
       loss = task_loss(out.logits, out.labels);
     }
@@ -58,31 +96,29 @@ BenchResult run_bench(const ToolConfig& config, const TrainControl& control) {
     optimizer.step();
     if (device.is_cuda()) loss.item<double>();  // wait for the GPU before reading the clock
   };
-  for (int64_t i = 0; i < b.warmup; ++i) step();
-  std::vector<double> ms;
-  for (int64_t r = 0; r < b.repeats; ++r) {
-    const auto start = std::chrono::steady_clock::now();
-    for (int64_t i = 0; i < b.steps; ++i) step();
-    const std::chrono::duration<double, std::milli> spent = std::chrono::steady_clock::now() - start;
-    ms.push_back(spent.count() / static_cast<double>(b.steps));
-  }
-  BenchResult r;
+  r.ms_per_step = time_steps(step, b);
+  if (b.profile) r.operators = profile_operators(step, 2);
+  fill_result(r, config, *model->encoder, device);
+  return r;
+}
+
+void fill_result(BenchResult& r, const ToolConfig& config, const EncoderImpl& encoder, const torch::Device& device) {
+  const auto& b = config.bench;
   r.encoder = config.model.name;
-  r.attention = model->encoder->attention_kernel(device);
+  r.attention = encoder.attention_kernel(device);
+  r.automatic = {config.model.attention == AttentionKernel::automatic && !r.attention.empty(),
+                 config.train.matmul == MatmulRoute::automatic, config.train.blas == BlasChoice::automatic};
   r.precision = name_of(config.train.precision);
   r.batch_size = b.batch_size;
   r.seq_len = b.seq_len;
   r.vocab_size = b.vocab_size;
   r.threads = torch::get_num_threads();
-  r.parameters = model->encoder->num_parameters();
-  r.ms_per_step = median(ms);
-  if (b.profile) r.operators = profile_operators(step, 2);
+  r.parameters = encoder.num_parameters();
   r.tokens_per_s = static_cast<double>(b.batch_size * b.seq_len) / (r.ms_per_step / 1000.0);
-  r.step_gflop = step_gflop(*model->encoder, b, config.model.num_hiddens);
+  r.step_gflop = step_gflop(encoder, b, config.model.num_hiddens);
   r.achieved_gflops = r.step_gflop / (r.ms_per_step / 1000.0);
   r.peak_rss_mb = peak_rss_mb();
   r.device = device.str();
-  return r;
 }
 
 std::vector<BenchResult> run_bench_sweep(const ToolConfig& config, const TrainControl& control) {
@@ -94,29 +130,49 @@ std::vector<BenchResult> run_bench_sweep(const ToolConfig& config, const TrainCo
   return results;
 }
 
+namespace {
+// The configurations that force, in turn, each choice the configuration leaves to auto (the others still auto),
+// so that auto's row can be read against every forced one; with the key=value each forces.
+std::vector<std::pair<ToolConfig, std::string>> forced_variants(const ToolConfig& c, bool hook) {
+  std::vector<std::pair<ToolConfig, std::string>> out;
+  if (c.model.attention == AttentionKernel::automatic && encoder_facts(c.model.name).attention) {
+    for (auto kernel : {AttentionKernel::fused, AttentionKernel::reference, AttentionKernel::sdpa}) {
+      ToolConfig v = c;
+      v.model.attention = kernel;
+      const bool too_long = kernel == AttentionKernel::reference && c.bench.seq_len > c.bench.reference_max_n;
+      if (!too_long && encoder_problems(v.model).empty()) out.emplace_back(v, "model.attention=" + name_of(kernel));
+    }
+  }
+  if (c.train.matmul == MatmulRoute::automatic) {
+    for (auto route : {MatmulRoute::onednn, MatmulRoute::libtorch}) {
+      ToolConfig v = c;
+      v.train.matmul = route;
+      out.emplace_back(v, "train.matmul=" + name_of(route));
+    }
+  }
+  if (c.train.blas == BlasChoice::automatic && hook && c.train.precision == Precision::fp32) {
+    for (auto blas : {BlasChoice::onednn, BlasChoice::libtorch}) {
+      ToolConfig v = c;
+      v.train.blas = blas;
+      out.emplace_back(v, "train.blas=" + name_of(blas));
+    }
+  }
+  return out;
+}
+}  // namespace
+
 std::vector<BenchResult> time_each(const ToolConfig& config, const TrainControl& control) {
   std::vector<BenchResult> results;
-  // A sweep of an encoder whose attention kernel is left to auto times each kernel that applies to it; a single
-  // size, the one auto picks.
-  const bool each_kernel = !config.bench.seq_lens.empty() && config.model.attention == AttentionKernel::automatic;
   for (const auto& [n, batch] : bench_sweep(config.bench)) {
     ToolConfig c = config;
     c.bench.seq_len = n;
     c.bench.batch_size = batch;
     c.bench.seq_lens.clear();
-    if (!each_kernel) {
-      results.push_back(run_bench(c, control));
-      continue;
-    }
-    std::set<std::string> timed;  // a kernel that does not apply (e.g. fused with relative positions) falls back
-    for (auto kernel : {AttentionKernel::fused, AttentionKernel::reference}) {
-      if (kernel == AttentionKernel::reference && n > config.bench.reference_max_n) continue;
-      c.model.attention = kernel;
-      if (!encoder_problems(c.model).empty()) continue;  // e.g. the fused kernel has no relative positions
-      auto r = run_bench(c, control);
-      if (!timed.insert(r.attention).second) continue;
-      results.push_back(r);
-      if (r.attention.empty()) break;  // an encoder without attention: timed once
+    results.push_back(run_bench(c, control));
+    if (config.bench.seq_lens.empty()) continue;  // a sweep also times every forced choice beside auto
+    for (const auto& [variant, forced] : forced_variants(c, static_cast<bool>(control.tuning.set_blas_override))) {
+      results.push_back(run_bench(variant, control));
+      results.back().forced = forced;
     }
   }
   return results;
@@ -155,14 +211,36 @@ GemmRate measure_sgemm(int64_t size, int64_t repeats) {
   return r;
 }
 
+std::string BenchResult::label() const {
+  std::string text = encoder;
+  if (!attention.empty()) text += " " + attention;
+  text += "/" + name_of(kernels.matmul) + "/" + name_of(kernels.blas);
+  if (!forced.empty()) return text + " [" + forced + "]";
+  return automatic.any() ? text + " (auto)" : text;
+}
+
 std::string bench_json(const BenchResult& r) {
-  return nlohmann::json{
-      {"encoder", r.encoder},         {"attention", r.attention},     {"precision", r.precision},
-      {"batch_size", r.batch_size},   {"seq_len", r.seq_len},         {"vocab_size", r.vocab_size},
-      {"threads", r.threads},         {"parameters", r.parameters},   {"tokens_per_s", r.tokens_per_s},
-      {"ms_per_step", r.ms_per_step}, {"peak_rss_mb", r.peak_rss_mb}, {"device", r.device},
-      {"step_gflop", r.step_gflop},   {"gflops", r.achieved_gflops},  {"sgemm_gflops", r.sgemm_gflops},
-      {"sgemm_share", r.sgemm_share()}}
+  return nlohmann::json{{"encoder", r.encoder},
+                        {"attention", r.attention},
+                        {"precision", r.precision},
+                        {"batch_size", r.batch_size},
+                        {"seq_len", r.seq_len},
+                        {"vocab_size", r.vocab_size},
+                        {"threads", r.threads},
+                        {"parameters", r.parameters},
+                        {"tokens_per_s", r.tokens_per_s},
+                        {"ms_per_step", r.ms_per_step},
+                        {"peak_rss_mb", r.peak_rss_mb},
+                        {"device", r.device},
+                        {"step_gflop", r.step_gflop},
+                        {"gflops", r.achieved_gflops},
+                        {"sgemm_gflops", r.sgemm_gflops},
+                        {"sgemm_share", r.sgemm_share()},
+                        {"matmul", name_of(r.kernels.matmul)},
+                        {"blas", name_of(r.kernels.blas)},
+                        {"auto", r.forced.empty() && r.automatic.any()},
+                        {"forced", r.forced},
+                        {"label", r.label()}}
       .dump();
 }
 

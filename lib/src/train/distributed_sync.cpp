@@ -84,6 +84,12 @@ class DistributedSync : public RankSync {
     r.accuracy = packed[4].item<double>();
   }
 
+  void share(std::vector<int64_t>& values) override {
+    auto packed = torch::tensor(values, torch::kLong);
+    group_->broadcast({packed});
+    for (size_t i = 0; i < values.size(); ++i) values[i] = packed[static_cast<int64_t>(i)].item<int64_t>();
+  }
+
   std::optional<StopReason> agree(std::optional<StopReason> mine, std::string& cause) override {
     const auto agreed = reason_of(group_->allreduce_max(urgency(mine)));
     if (agreed == StopReason::interrupted && cause.empty()) cause = "a stop request to another rank";

@@ -22,6 +22,12 @@ void add_train_keys(Schema& s, TrainOptions& t) {
   s.add("train.precision", t.precision,
         "bf16: matrix products in bf16 with fp32 accumulation, fp32 weights, optimizer state and checkpoints "
         "(CPU); also what bench times");
+  s.add("train.matmul", t.matmul,
+        "seqenc's linear layers: oneDNN's sgemm, LibTorch's own BLAS (MKL or OpenBLAS), or auto: the faster here "
+        "(measured once per machine and shape, cached)");
+  s.add("train.blas", t.blas,
+        "LibTorch's own products (convolutions, GRU cells, the reference attention): answered by oneDNN through "
+        "the seqenc program, by LibTorch's BLAS, or auto: the faster here");
   s.add("train.eval_every", t.eval_every, "steps between validations and checkpoints");
   s.add("train.log_every", t.log_every, "steps between training log lines");
   s.add("train.early_stopping", t.early_stopping, "validations without improvement before stopping; 0: off");

@@ -79,6 +79,7 @@ struct Trainer::Impl {
   // The mean loss of one micro-batch over its labels.
   torch::Tensor micro_loss(const Batch& batch) {
     PrecisionScope precision(t.precision);  // the forward only: backward follows what the forward recorded
+    MatmulScope matmul(kernels.matmul);
     auto labelled =
         model->labelled_logits(batch.tokens.to(device), batch.valid_lens.to(device), batch.labels.to(device));
     return task_loss(labelled.logits, labelled.labels, t.label_smoothing);
@@ -118,6 +119,11 @@ struct Trainer::Impl {
 
   void start(bool resume);
   void write_run_files();
+  KernelPlan choose_kernels(bool resume);
+  EvalResult evaluate_on(const Dataset& data) {
+    MatmulScope matmul(kernels.matmul);
+    return evaluate(*model, data, t.batch_size, device);
+  }
   TrainOutcome outcome(StopReason reason) const;
   TrainOutcome final_evaluation(TrainOutcome out);
 
@@ -141,11 +147,47 @@ struct Trainer::Impl {
   std::string stop_cause;
   FileLock lock;
   EventStream events;
+  KernelPlan kernels;
+  std::vector<std::string> kernel_warnings;  // said once the log is open
 };
+
+// The kernels a resumed run recorded, else rank 0's choice (nn/autotune.h), shared with every rank.
+KernelPlan Trainer::Impl::choose_kernels(bool resume) {
+  std::string problem;
+  const auto recorded = resume && std::filesystem::exists(dir.file("kernels.json"))
+                            ? KernelPlan::from_json(read_whole_file(dir.file("kernels.json"), &problem))
+                            : std::nullopt;
+  KernelPlan plan;
+  if (recorded) {
+    plan = *recorded;
+    plan.how = "as the run chose them first, " + plan.how;
+    apply_blas_choice(plan, control.tuning);
+  } else if (sync->writes()) {
+    TuningShape shape{t.batch_size,
+                      std::min(task.max_length(), config.data.max_len),
+                      config.model.num_hiddens,
+                      config.model.num_heads,
+                      config.model.ffn_num_hiddens,
+                      config.model.dropout,
+                      t.precision,
+                      encoder_facts(config.model.name).attention,
+                      config.model.pos_encoding == PosEncoding::relative};
+    plan = plan_kernels(shape, {config.model.attention, t.matmul, t.blas}, control.tuning, &kernel_warnings);
+  }
+  std::vector<int64_t> codes = {static_cast<int64_t>(plan.attention), static_cast<int64_t>(plan.matmul),
+                                static_cast<int64_t>(plan.blas)};
+  sync->share(codes);  // every rank computes as rank 0 chose
+  plan.attention = static_cast<AttentionKernel>(codes[0]);
+  plan.matmul = static_cast<MatmulRoute>(codes[1]);
+  plan.blas = static_cast<BlasChoice>(codes[2]);
+  if (!sync->writes()) apply_blas_choice(plan, control.tuning);
+  return plan;
+}
 
 void Trainer::Impl::write_run_files() {
   if (!dir.writer()) return;
   save_config(config, dir.file("config.yaml").string(), {}, "this run: " + global_batch_text());
+  write_file_atomic(dir.file("kernels.json"), kernels.to_json() + "\n");  // what --resume computes with again
   task.vocab.save(dir.file("vocab.txt").string());
   save_lines(dir.file("labels.txt").string(), task.label_names);
 }
@@ -160,6 +202,8 @@ void Trainer::Impl::start(bool resume) {
     say(bf16_support().summary(), bf16_support().faster() ? MessageLevel::info : MessageLevel::warning);
   }
   for (const auto& warning : task.warnings()) say(warning, MessageLevel::warning);
+  for (const auto& warning : kernel_warnings) say(warning, MessageLevel::warning);
+  say(kernels.summary());
   write_run_files();
   if (resume) {
     last_saved_step = state.step;
@@ -192,8 +236,11 @@ Trainer::Trainer(const Config& config, const std::string& run_dir, bool resume, 
   m.sync->check_same(to_yaml(config), "resolved configuration");
   // Everything is checked (configuration, data, run directory, and a resumed checkpoint against this model)
   // before the run directory changes at all: a refused command leaves it byte for byte as it was.
+  m.kernels = m.choose_kernels(resume);  // before the seed: measuring leaves the random stream as it was anyway
   torch::manual_seed(m.t.seed);
-  m.model = build_model(config, m.task);
+  Config chosen = config;  // config.yaml keeps auto; the model computes with what auto chose
+  chosen.model.attention = m.kernels.attention;
+  m.model = build_model(chosen, m.task);
   m.model->to(m.device);
   m.optimizer = make_optimizer(m.t, m.model->parameters());
   if (resume) {
@@ -265,7 +312,7 @@ EvalResult Trainer::validate() {
   const double start = now_s(), elapsed = m.train_elapsed();
   // Rank 0 validates alone (the same numbers as one process; the others take its record from RankSync::share).
   EvalResult r;
-  if (m.dir.writer()) r = evaluate(*m.model, m.task.valid, m.t.batch_size, m.device);
+  if (m.dir.writer()) r = m.evaluate_on(m.task.valid);
   m.model->train();
   const auto v = m.record(r);
   r.loss = v.loss;
@@ -294,6 +341,7 @@ TrainOutcome Trainer::Impl::outcome(StopReason reason) const {
   out.world_size = sync->world_size();
   out.global_batch_size = global_batch();
   out.comm = sync->stats();
+  out.kernels = kernels;
   out.state = reason == StopReason::non_finite_loss ? state : snapshot();
   return out;
 }
@@ -306,8 +354,8 @@ TrainOutcome Trainer::Impl::final_evaluation(TrainOutcome out) {
   out.distributed = sync->summary(out.state.step - clock.start_step, clock.training_s());
   if (!dir.writer()) return out;  // rank 0 evaluates and reports
   if (std::filesystem::exists(dir.best_checkpoint())) load_checkpoint(dir.best_checkpoint().string(), *model, nullptr);
-  out.valid = evaluate(*model, task.valid, t.batch_size, device);
-  out.test = evaluate(*model, task.test, t.batch_size, device);
+  out.valid = evaluate_on(task.valid);
+  out.test = evaluate_on(task.test);
   out.evaluated = true;
   return out;
 }

@@ -52,8 +52,11 @@ class DotProductAttentionImpl : public torch::nn::Module {
   const torch::Tensor& attention_weights() const { return attention_weights_; }
   // Keep the weights of every forward pass (forces the reference path; analyze's attention maps use it).
   void record_weights(bool record) { record_weights_ = record; }
-  // Whether forward() on these queries (and relative tables) runs the fused kernel.
-  bool uses_fused(const torch::Tensor& queries, bool relative) const;
+  // The kernel forward() runs on these queries (and relative tables): fused, sdpa or reference.
+  AttentionKernel kernel_for(const torch::Tensor& queries, bool relative) const;
+  bool uses_fused(const torch::Tensor& queries, bool relative) const {
+    return kernel_for(queries, relative) == AttentionKernel::fused;
+  }
 
  private:
   Dropout dropout_{nullptr};
@@ -80,6 +83,9 @@ class MultiHeadAttentionImpl : public torch::nn::Module {
   void record_weights(bool record) { attention_->record_weights(record); }
   bool uses_fused(const torch::Tensor& queries) const {
     return attention_->uses_fused(queries, max_relative_position_ > 0);
+  }
+  AttentionKernel kernel_for(const torch::Tensor& queries) const {
+    return attention_->kernel_for(queries, max_relative_position_ > 0);
   }
 
   // TorchScript for out = this(x, x, x, lens), parameters under module path `path`.

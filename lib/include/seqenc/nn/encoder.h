@@ -21,8 +21,9 @@ enum class PosEncoding { sinusoidal, learned, relative, none };
 enum class Activation { relu, gelu };
 enum class Cell { gru, lstm };
 // Which kernel computes attention: the fused memory-linear one (nn/fused_attention.h), the reference
-// (the book's masked_softmax path, which keeps the weights), or fused wherever it applies.
-enum class AttentionKernel { automatic, fused, reference };
+// (the book's masked_softmax path, which keeps the weights), LibTorch 2.x's scaled_dot_product_attention
+// (nn/sdpa_attention.h), or the one chosen for this machine (auto).
+enum class AttentionKernel { automatic, fused, reference, sdpa };
 // How an encoder is initialised and trained by default. book: the section's model exactly. default: what the
 // measurements in docs/recipes.md chose, for each encoder.
 enum class Recipe { standard, book };
@@ -32,7 +33,7 @@ SEQENC_CHOICES(PosEncoding, {PosEncoding::sinusoidal, "sinusoidal"}, {PosEncodin
 SEQENC_CHOICES(Activation, {Activation::relu, "relu"}, {Activation::gelu, "gelu"});
 SEQENC_CHOICES(Cell, {Cell::gru, "gru"}, {Cell::lstm, "lstm"});
 SEQENC_CHOICES(AttentionKernel, {AttentionKernel::automatic, "auto"}, {AttentionKernel::fused, "fused"},
-               {AttentionKernel::reference, "reference"});
+               {AttentionKernel::reference, "reference"}, {AttentionKernel::sdpa, "sdpa"});
 
 // Everything needed to build any encoder; each encoder reads what it uses.
 // The fields are the config's model.* keys.
@@ -129,6 +130,7 @@ struct EncoderFacts {
   // its sequential operations and maximum path length.
   std::string exponent_n = "?", exponent_d = "?", sequential_operations = "?", max_path_length = "?";
   bool in_default_comparison = false;  // trained by compare and analyze unless --encoders says otherwise
+  bool attention = false;              // its layers attend: model.attention chooses their kernel
   bool path_in_steps = false;          // its path from the first to the last position runs through recurrent steps
                                        // of one layer (else through layers)
   // The variants analyze measures the path length of: (label, what differs from the base options).

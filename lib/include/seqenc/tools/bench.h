@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "seqenc/nn/autotune.h"
 #include "seqenc/tools/profile.h"
 #include "seqenc/tools/tool_config.h"
 #include "seqenc/train/outcome.h"
@@ -12,7 +13,17 @@ namespace seqenc {
 
 struct BenchResult {
   std::string encoder;
-  std::string attention;  // the attention kernel (fused or reference); empty for an encoder without attention
+  std::string attention;  // the attention kernel (fused, reference or sdpa); empty for an encoder without attention
+  KernelPlan kernels;     // what computed the step, chosen as a run would choose it
+  struct {
+    bool attention = false, matmul = false, blas = false;
+    bool any() const { return attention || matmul || blas; }
+  } automatic;                        // which of kernels' choices auto made
+  std::string forced;                 // a sweep's row that forces one choice ("model.attention=reference"); "" else
+  std::vector<std::string> warnings;  // e.g. a damaged kernel cache, ignored
+  // "transformer fused/onednn/onednn (auto)": the encoder, its kernels, and whether auto chose them or what a
+  // sweep's row forced ("[model.attention=reference]").
+  std::string label() const;
   std::string precision;  // train.precision: fp32 or bf16
   int64_t batch_size = 0, seq_len = 0, vocab_size = 0, threads = 0, parameters = 0;
   double tokens_per_s = 0;  // batch_size x seq_len positions per second (median over repeats)
@@ -29,14 +40,18 @@ struct BenchResult {
 };
 
 // A step: random tokens, random valid lengths in [n/2, n], the encoder with a
-// token-classification head over the vocabulary, cross-entropy, backward, Adam.
+// token-classification head over the vocabulary, cross-entropy, backward, Adam. The kernels are planned as a
+// training run plans them (nn/autotune.h, control.tuning).
 BenchResult run_bench(const ToolConfig& config, const TrainControl& control = {});
-// run_bench at every (n, batch) of bench_sweep(config.bench); in a sweep (bench.seq_lens), an encoder with
-// attention and model.attention auto is timed with each kernel (the reference one up to bench.reference_max_n).
+// run_bench at every (n, batch) of bench_sweep(config.bench); in a sweep (bench.seq_lens), each choice left to
+// auto (model.attention, train.matmul, train.blas) is also timed forced to each of its values beside auto's row
+// (the reference attention up to bench.reference_max_n).
 // Each row also gets the machine's sgemm rate measured after the steps (bench.sgemm_n), for its FLOP share.
 std::vector<BenchResult> run_bench_sweep(const ToolConfig& config, const TrainControl& control = {});
 // The rows of run_bench_sweep without the sgemm measurement.
 std::vector<BenchResult> time_each(const ToolConfig& config, const TrainControl& control = {});
+// A timed row's description of what it timed (encoder, kernels, rates); run_bench calls it.
+void fill_result(BenchResult& r, const ToolConfig& config, const EncoderImpl& encoder, const torch::Device& device);
 std::string bench_json(const BenchResult& r);
 
 // The fused attention kernel alone on (batch_heads, n, head_dim) queries, keys and values, all keys valid, no dropout.

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "seqenc/choices.h"
+#include "seqenc/nn/autotune.h"
 #include "seqenc/nn/encoder.h"
 #include "seqenc/train/checkpoint.h"
 #include "seqenc/train/distributed.h"
@@ -29,6 +30,8 @@ struct TrainControl {
   // Called once everything is checked, before the run directory is first written (compare writes its own
   // config.yaml there); it may still refuse by throwing.
   std::function<void()> on_start;
+  // How auto kernel choices are made (nn/autotune.h): the program measures and caches; by default, fixed.
+  TuningContext tuning;
 };
 
 // What data parallelism cost a run (result.json reports it for runs of several ranks).
@@ -59,6 +62,7 @@ struct TrainOutcome {
   int64_t parameters = 0;
   int64_t seq_len = 0;  // n at which cost is given: the task's longest sequence
   EncoderCost cost;
+  KernelPlan kernels;  // what computed the run
   bool finished() const { return stop_reason == StopReason::completed || stop_reason == StopReason::early_stopping; }
 };
 

@@ -53,6 +53,8 @@ class RankSync {
   virtual bool decides_alone() const { return true; }
   // Rank 0's record, on every rank.
   virtual void share(ValidationRecord& /*record*/) {}
+  // Rank 0's values, on every rank (e.g. the kernels it chose).
+  virtual void share(std::vector<int64_t>& /*values*/) {}
   // The stop every rank takes: the most urgent of the ranks' reasons (a signal may reach ranks at different
   // steps). cause names a stop request another rank received.
   virtual std::optional<StopReason> agree(std::optional<StopReason> mine, std::string& /*cause*/) { return mine; }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "seqenc/choices.h"
+#include "seqenc/nn/matmul_route.h"
 #include "seqenc/nn/precision.h"
 #include "seqenc/schema.h"
 
@@ -34,14 +35,16 @@ struct TrainOptions {
   uint64_t seed = 1;
   int64_t threads = 0;  // 0: LibTorch's default
   DeviceKind device = DeviceKind::cpu;
-  Precision precision = Precision::fp32;  // bf16: products in bf16 (nn/precision.h); validation stays fp32
-  int64_t eval_every = 200;               // steps between validations (and checkpoints)
-  int64_t log_every = 50;                 // steps between training log lines
-  int64_t early_stopping = 0;             // validations without improvement before stopping; 0: off
-  bool bucket = false;                    // batch examples of similar length together
-  double dist_timeout_s = 60;             // data parallelism: rendezvous and collectives fail after this long
-  bool dist_overlap = true;               // reduce gradients during backward (c10d::Reducer), else after it
-  double dist_bucket_mb = 25;             // gradient buckets of about this many MB (PyTorch DDP's default)
+  Precision precision = Precision::fp32;        // bf16: products in bf16 (nn/precision.h); validation stays fp32
+  MatmulRoute matmul = MatmulRoute::automatic;  // seqenc's linears: oneDNN or LibTorch's BLAS (nn/autotune.h)
+  BlasChoice blas = BlasChoice::automatic;      // LibTorch's own products: oneDNN through the program, or its BLAS
+  int64_t eval_every = 200;                     // steps between validations (and checkpoints)
+  int64_t log_every = 50;                       // steps between training log lines
+  int64_t early_stopping = 0;                   // validations without improvement before stopping; 0: off
+  bool bucket = false;                          // batch examples of similar length together
+  double dist_timeout_s = 60;                   // data parallelism: rendezvous and collectives fail after this long
+  bool dist_overlap = true;                     // reduce gradients during backward (c10d::Reducer), else after it
+  double dist_bucket_mb = 25;                   // gradient buckets of about this many MB (PyTorch DDP's default)
 };
 
 void add_train_keys(Schema& schema, TrainOptions& train);

@@ -53,6 +53,7 @@ class ResultFile : public TrainingObserver {
                    {"valid", eval_json(out.valid, out.group_name)},
                    {"test", eval_json(out.test, out.group_name)}};
     if (out.distributed) result.update(distributed_json(*out.distributed));
+    result["kernels"] = json::parse(out.kernels.to_json());
     write_file_atomic(dir_.file("result.json"), result.dump(2) + "\n");
   }
 
