@@ -31,6 +31,13 @@ def reexec_in_venv(source_dir):
     os.execv(python, [python] + sys.argv)
 
 
+def run_seqenc(command):
+    """Runs seqenc quietly; its output is shown only when it fails."""
+    r = subprocess.run(command, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"{' '.join(command)} exited {r.returncode}:\n{r.stdout}{r.stderr}")
+
+
 def metrics_by_tag(run):
     """metrics.jsonl as {(tag, step): value}, with TensorBoard's tags (train/loss, valid/accuracy_by_distance/3)."""
     out = {}
@@ -88,9 +95,8 @@ def main():
     os.makedirs(work)
     config = os.path.join(source, "configs", "lag.yaml")
     sweep = os.path.join(work, "sweep")
-    subprocess.run([binary, "sweep", "--config", config, "--run-dir", sweep, "--grid", "model.num_layers=1,2",
-                    "--set", "train.steps=40", "--set", "train.eval_every=20", "--set", "train.log_every=5"] + TINY,
-                   check=True, stdout=subprocess.DEVNULL)
+    run_seqenc([binary, "sweep", "--config", config, "--run-dir", sweep, "--grid", "model.num_layers=1,2",
+                "--set", "train.steps=40", "--set", "train.eval_every=20", "--set", "train.log_every=5"] + TINY)
     for layers in (1, 2):
         n = check_run(os.path.join(sweep, f"model.num_layers={layers}", "seed-1"),
                       {"model.num_layers": float(layers), "train.seed": 1.0})
@@ -112,7 +118,7 @@ def main():
     from tensorboard.backend.event_processing import event_file_loader
     for name in os.listdir(os.path.join(run, "tb")):  # what the kill left reads
         list(event_file_loader.EventFileLoader(os.path.join(run, "tb", name)).Load())
-    subprocess.run(command + ["--resume"], check=True, stdout=subprocess.DEVNULL)
+    run_seqenc(command + ["--resume"])
     n = check_run(run)
     print(f"run killed at a step past 60 and resumed: {n} scalars read by TensorBoard equal metrics.jsonl, each once")
     shutil.rmtree(work)

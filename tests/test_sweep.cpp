@@ -202,7 +202,7 @@ TEST_CASE("sweep: runs, skips finished runs when called again, reports, and keep
   fs::remove_all(dir);
 }
 
-TEST_CASE("sweep: a run that fails is reported with its error and the others go on; the status counts failures",
+TEST_CASE("sweep: a run that fails is reported with its error, the others go on, and the status counts failures",
           "[sweep][cli]") {
   const auto dir = fresh_dir("sweep_fail");
   const auto config = tiny_config(dir, "");

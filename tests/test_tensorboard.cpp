@@ -58,7 +58,7 @@ TEST_CASE("tensorboard: CRC-32C is Castagnoli's, and a damaged or cut record end
     w.scalars(1, {{"train/loss", 2.5}});
     w.scalars(2, {{"train/loss", 1.5}});
   }
-  std::vector<fs::path> files(fs::directory_iterator(dir), fs::directory_iterator());
+  const std::vector<fs::path> files{fs::directory_iterator(dir), fs::directory_iterator()};
   REQUIRE(files.size() == 1);
   CHECK_THAT(files[0].filename().string(), Catch::StartsWith("events.out.tfevents."));
   std::string problem;

@@ -111,7 +111,7 @@ struct Report {
   fs::path dir;
   std::ostringstream out;  // report.md is written whole at the end (write_file_atomic): never half a report
   StopReason stop_reason = StopReason::completed;  // of the comparison, when it did not finish
-  std::vector<std::string> failures;               // of the recipe study's runs
+  std::vector<std::string> failures{};             // of the recipe study's runs
   bool resume = false;                             // continuing an analysis that stopped
 
   std::string path(const std::string& file) const { return (dir / file).string(); }

@@ -84,10 +84,11 @@ bool plot_lines(const LinePlot& p, const std::string& png_path) {
     }
     s << "EOD\n";
   }
-  s << "set title " << quoted(p.title) << "\nset xlabel " << quoted(p.xlabel) << "\nset ylabel " << quoted(p.ylabel)
-    << "\nset grid\nset key outside right top\n";
+  // noenhanced: names such as model.num_layers keep their underscores (enhanced text would subscript them).
+  s << "set title " << quoted(p.title) << " noenhanced\nset xlabel " << quoted(p.xlabel) << " noenhanced\nset ylabel "
+    << quoted(p.ylabel) << " noenhanced\nset grid\nset key outside right top\n";
   if (!p.xtics.empty()) {
-    s << "set xtics (";
+    s << "set xtics noenhanced (";
     for (size_t i = 0; i < p.xtics.size(); ++i) s << (i ? ", " : "") << quoted(p.xtics[i]) << " " << i;
     s << ")\nset xrange [-0.5:" << p.xtics.size() - 0.5 << "]\n";
   }
@@ -100,7 +101,7 @@ bool plot_lines(const LinePlot& p, const std::string& png_path) {
   s << "plot ";
   for (size_t i = 0; i < p.series.size(); ++i) {
     s << (i ? ", " : "") << "$d" << i << (errors(i) ? " using 1:2:3 with yerrorlines" : " using 1:2 with " + p.style)
-      << " lw 2 title " << quoted(p.series[i].title);
+      << " lw 2 title " << quoted(p.series[i].title) << " noenhanced";
   }
   s << "\n";
   return run_gnuplot(s.str(), png_path);

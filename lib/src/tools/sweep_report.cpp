@@ -190,7 +190,12 @@ std::string draw_key(const SweepPlan& plan, const std::vector<SweepRow>& rows, s
     p.series[i].y.push_back(r.valid_accuracy.mean);
     p.yerr[i].push_back(r.valid_accuracy.sd);
   }
-  for (size_t i = 0; i < p.series.size(); ++i) sort_by_x(p.series[i], p.yerr[i]);
+  for (size_t i = 0; i < p.series.size(); ++i) {
+    // Named values: each series a little to the side, so that error bars at one value do not hide each other.
+    const double shift = numeric ? 0.0 : 0.04 * (static_cast<double>(i) - (p.series.size() - 1) / 2.0);
+    for (auto& x : p.series[i].x) x += shift;
+    sort_by_x(p.series[i], p.yerr[i]);
+  }
   const std::string file = "valid_accuracy_by_" + plan.grid[axis].key + ".png";
   return plot_lines(p, (dir / file).string()) ? file : "";
 }
