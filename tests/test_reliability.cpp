@@ -443,16 +443,17 @@ TEST_CASE("cli: an unknown command is named with the list, and every command's e
   auto unknown = run_seqenc("fly --to moon");
   CHECK(unknown.status == 2);
   CHECK(unknown.err ==
-        "seqenc: error: unknown command 'fly' (commands: train, eval, compare, export, predict, bench, analyze, "
-        "keys; see seqenc --help)\n");
-  for (const std::string command : {"train", "eval", "compare", "export", "predict", "bench", "analyze", "keys"}) {
+        "seqenc: error: unknown command 'fly' (commands: train, eval, compare, sweep, export, predict, bench, "
+        "analyze, keys; see seqenc --help)\n");
+  for (const std::string command :
+       {"train", "eval", "compare", "sweep", "export", "predict", "bench", "analyze", "keys"}) {
     INFO(command);
     auto r = run_seqenc(command + " --no-such-option");
     CHECK(r.status == 2);
     CHECK(count_lines(r.err) == 1);
     CHECK_THAT(r.err, Catch::StartsWith("seqenc: error: ") && Catch::EndsWith("(see seqenc " + command + " --help)\n"));
   }
-  for (const std::string command : {"train", "eval", "compare", "export", "predict", "analyze"}) {
+  for (const std::string command : {"train", "eval", "compare", "sweep", "export", "predict", "analyze"}) {
     INFO(command << " without its required options");
     auto r = run_seqenc(command);
     CHECK(r.status == 2);

@@ -17,6 +17,7 @@
 #include "seqenc/tools/tool_config.h"
 #include "seqenc/train/checkpoint.h"
 #include "seqenc/train/recipe.h"
+#include "seqenc/train/tensorboard_events.h"
 #include "seqenc/train/trainer.h"
 
 namespace seqenc::fuzz {
@@ -216,12 +217,23 @@ int predict_input(const uint8_t* data, size_t size) {
   });
 }
 
+int tensorboard_events(const uint8_t* data, size_t size) {
+  const std::string bytes(reinterpret_cast<const char*>(data), size);
+  const auto read = read_event_records(bytes);
+  // The records read are the file's first bytes, whole; reading just those again finds the same and nothing more.
+  std::string kept;
+  for (const auto& r : read.records) kept += r.frame;
+  require(bytes.compare(0, kept.size(), kept) == 0, "records are the file's first bytes");
+  require(read.damaged == (kept.size() != bytes.size()), "damaged exactly when bytes are left over");
+  const auto again = read_event_records(kept);
+  require(!again.damaged && again.records.size() == read.records.size(), "the intact records read back alone");
+  return 0;
+}
+
 const std::vector<Target>& targets() {
-  static const std::vector<Target> all = {{"config", config},
-                                          {"text_formats", text_formats},
-                                          {"vocabulary", vocabulary},
-                                          {"checkpoint", checkpoint},
-                                          {"predict_input", predict_input}};
+  static const std::vector<Target> all = {
+      {"config", config},         {"text_formats", text_formats},   {"vocabulary", vocabulary},
+      {"checkpoint", checkpoint}, {"predict_input", predict_input}, {"tensorboard_events", tensorboard_events}};
   return all;
 }
 

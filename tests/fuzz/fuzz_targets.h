@@ -21,6 +21,8 @@ int vocabulary(const uint8_t* data, size_t size);
 int checkpoint(const uint8_t* data, size_t size);
 // predict's input file, read with a small vocabulary; the first byte picks head and tokenizer.
 int predict_input(const uint8_t* data, size_t size);
+// A TensorBoard events file, as a resumed run reads it back to cut it at its checkpoint.
+int tensorboard_events(const uint8_t* data, size_t size);
 
 struct Target {
   const char* name;
