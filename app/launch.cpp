@@ -18,10 +18,10 @@
 #include <utility>
 
 #include <fmt/core.h>
-#include <glog/logging.h>
 
 #include "exit_codes.h"
 #include "process.h"
+#include "seqenc/compat.h"
 #include "seqenc/train/distributed.h"
 #include "seqenc/train/rendezvous.h"
 
@@ -267,16 +267,17 @@ std::shared_ptr<ProcessGroup> form_group(const DistOptions& o, double timeout_s)
                 o.rank, o.master_addr.c_str(), o.master_port, limit_s);
   std::signal(SIGALRM, on_rendezvous_alarm);
   alarm(limit_s);
-  const int log_level = FLAGS_minloglevel;
-  FLAGS_minloglevel = google::GLOG_FATAL;
+  // c10d logs each failed bind or connect (glog in 1.13, c10's logger in 2.x); the error names the cause in one line.
+  const int log_level = compat::torch_log_level();
+  compat::set_torch_log_level(compat::torch_log_fatal);
   std::shared_ptr<ProcessGroup> group;
   try {
     group = std::make_shared<ProcessGroup>(o);
   } catch (...) {
-    FLAGS_minloglevel = log_level;
+    compat::set_torch_log_level(log_level);
     throw;
   }
-  FLAGS_minloglevel = log_level;
+  compat::set_torch_log_level(log_level);
   alarm(0);
   std::signal(SIGALRM, SIG_DFL);
   return group;

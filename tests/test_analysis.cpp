@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "seqenc/tools/analyze.h"
+#include "seqenc/nn/encoder.h"
 #include "seqenc/tools/measure.h"
 
 using namespace seqenc;
@@ -93,6 +94,28 @@ TEST_CASE("bench reports tokens/s, ms/step and peak memory as JSON", "[analysis]
   CHECK_THAT(sweep_syntax.err, Catch::Contains("bench.seq_lens: '64:x' is not n or n:batch"));
 }
 
+TEST_CASE("a step's model FLOPs count attention over the keys each query keeps", "[analysis]") {
+  seqenc::EncoderOptions o;
+  o.name = "transformer";
+  o.vocab_size = 16;
+  o.num_hiddens = 8;
+  o.num_heads = 2;
+  o.ffn_num_hiddens = 16;
+  o.num_layers = 1;
+  o.max_len = 10;
+  auto encoder = seqenc::make_encoder(o);
+  CHECK(encoder->forward_flops(10, 10) == encoder->cost(10).flops);
+  // 4 of 10 keys kept by every one of the 10 queries: 60 query-key pairs fewer, 2 products of 2 d FLOPs each.
+  CHECK(encoder->forward_flops(10, 4) == encoder->cost(10).flops - 60 * 4 * 8);
+  o.causal = true;
+  auto causal = seqenc::make_encoder(o);
+  // Query i keeps min(i + 1, 4) keys: 1 + 2 + 3 + 4 + 6 x 4 = 34 pairs of the 100.
+  CHECK(causal->forward_flops(10, 4) == causal->cost(10).flops - (100 - 34) * 4 * 8);
+  o.name = "cnn";
+  auto cnn = seqenc::make_encoder(o);
+  CHECK(cnn->forward_flops(10, 4) == cnn->cost(10).flops);  // a convolution computes padding too
+}
+
 TEST_CASE("bench sweeps n with both attention kernels and times the fused kernel against sgemm", "[analysis][cli]") {
   auto r = run_seqenc(
       "bench --json --set bench.seq_lens=16:4,40:2 --set bench.reference_max_n=20 --set bench.vocab_size=50"
@@ -106,6 +129,11 @@ TEST_CASE("bench sweeps n with both attention kernels and times the fused kernel
                    std::to_string(j["batch_size"].get<int64_t>()));
   }
   CHECK(seen == std::vector<std::string>{"fused@16x4", "reference@16x4", "fused@40x2"});
+  auto first = nlohmann::json::parse(r.out.substr(0, r.out.find('\n')));
+  CHECK(first["step_gflop"].get<double>() > 0);
+  CHECK(first["sgemm_gflops"].get<double>() > 0);  // measured in the same run
+  CHECK(first["sgemm_share"].get<double>() ==
+        Approx(first["gflops"].get<double>() / first["sgemm_gflops"].get<double>()));
   auto table = run_seqenc(
       "bench --set bench.seq_lens=32:2 --set bench.kernel=true --set bench.vocab_size=50 --set bench.steps=1"
       " --set bench.repeats=1 --set bench.warmup=0 --set train.threads=1");

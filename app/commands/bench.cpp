@@ -12,24 +12,38 @@ namespace seqenc::app {
 
 namespace {
 
+void print_sgemm(const BenchResult& r) {
+  if (r.sgemm_gflops <= 0) return;
+  fmt::print(
+      "model FLOPs: 3 x forward (attention over valid keys, the output layer over labelled positions); the machine's "
+      "sgemm in this run: {:.1f} GFLOP/s\n",
+      r.sgemm_gflops);
+}
+
 void print_sweep(const std::vector<BenchResult>& results) {
-  Table table{{"encoder", "n", "batch", "tokens/s", "ms/step", "peak RSS MB"}, {}};
+  Table table{{"encoder", "n", "batch", "tokens/s", "ms/step", "peak RSS MB", "GFLOP/step", "GFLOP/s", "of sgemm"},
+              {}};
   for (const auto& r : results) {
     table.add({r.encoder + (r.attention.empty() ? "" : " (" + r.attention + ")"), std::to_string(r.seq_len),
                std::to_string(r.batch_size), fmt::format("{:.0f}", r.tokens_per_s),
-               fmt::format("{:.2f}", r.ms_per_step), fmt::format("{:.0f}", r.peak_rss_mb)});
+               fmt::format("{:.2f}", r.ms_per_step), fmt::format("{:.0f}", r.peak_rss_mb),
+               fmt::format("{:.3f}", r.step_gflop), fmt::format("{:.1f}", r.achieved_gflops),
+               r.sgemm_gflops > 0 ? fmt::format("{:.0f}%", 100 * r.sgemm_share()) : std::string("-")});
   }
   const auto& first = results.front();
   fmt::print("{} parameters, vocab {}, {}, {} thread(s) on {}\n{}", first.parameters, first.vocab_size, first.precision,
              first.threads, first.device, table.render(false));
+  print_sgemm(first);
 }
 
 void print_one(const BenchResult& r) {
   fmt::print(
       "{}{} ({} parameters), {}, batch {} x n {}, vocab {}, {} thread(s) on {}: {:.0f} tokens/s, {:.2f} ms/step, "
-      "peak RSS {:.0f} MB\n",
+      "peak RSS {:.0f} MB, {:.3f} GFLOP/step, {:.1f} GFLOP/s{}\n",
       r.encoder, r.attention.empty() ? "" : " " + r.attention, r.parameters, r.precision, r.batch_size, r.seq_len,
-      r.vocab_size, r.threads, r.device, r.tokens_per_s, r.ms_per_step, r.peak_rss_mb);
+      r.vocab_size, r.threads, r.device, r.tokens_per_s, r.ms_per_step, r.peak_rss_mb, r.step_gflop,
+      r.achieved_gflops,
+      r.sgemm_gflops > 0 ? fmt::format(" ({:.0f}% of sgemm's {:.1f})", 100 * r.sgemm_share(), r.sgemm_gflops) : "");
 }
 
 // The top operators of a step, by self time (what they took themselves, their callees excluded).

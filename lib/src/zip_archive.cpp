@@ -1,5 +1,8 @@
 #include "seqenc/zip_archive.h"
 
+#include <caffe2/serialize/versions.h>
+#include <nlohmann/json.hpp>
+#include <torch/version.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -126,6 +129,21 @@ std::string check_entry(const Bytes& z, const Entry& e) {
   return crc_of(e.method == 8 ? std::string_view(inflated) : stored) == e.crc ? "" : name + " fails its checksum";
 }
 
+// Calls visit(entry) for each directory entry until it returns true; false if the directory is unreadable.
+template <class Visit>
+bool each_entry(const Bytes& z, Visit visit) {
+  Directory d;
+  if (!find_directory(z, d).empty()) return false;
+  uint64_t at = d.offset;
+  for (uint64_t i = 0; i < d.entries; ++i) {
+    Entry e;
+    if (!read_entry(z, at, e).empty()) return false;
+    if (visit(e)) return true;
+    at = e.next;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string zip_archive_problem(std::string_view bytes) {
@@ -141,6 +159,51 @@ std::string zip_archive_problem(std::string_view bytes) {
     at = e.next;
   }
   return "";
+}
+
+std::optional<std::string> zip_entry(std::string_view bytes, std::string_view name) {
+  const Bytes z(bytes);
+  std::optional<std::string> contents;
+  each_entry(z, [&](const Entry& e) {
+    if (e.name != name || !z.has(e.local, 30)) return false;
+    const uint64_t data = e.local + 30 + z.get(e.local + 26, 2) + z.get(e.local + 28, 2);
+    if (!z.has(data, e.compressed)) return true;
+    std::string inflated;
+    if (e.method == 0) {
+      contents = std::string(z.view(data, e.compressed));
+    } else if (e.method == 8 && inflate_to(z.view(data, e.compressed), e.size, inflated)) {
+      contents = std::move(inflated);
+    }
+    return true;
+  });
+  return contents;
+}
+
+std::string torch_format_problem(std::string_view bytes) {
+  // LibTorch's archives hold one folder (archive/, or the name the file had): its "version" entry is the format.
+  std::string folder;
+  each_entry(Bytes(bytes), [&](const Entry& e) {
+    folder = e.name.substr(0, e.name.find('/'));
+    return true;
+  });
+  const auto version = zip_entry(bytes, folder + "/version");
+  if (!version || version->empty() || version->front() < '0' || version->front() > '9' ||
+      version->find_first_not_of("0123456789\n") != std::string::npos) {
+    return "";
+  }
+  const auto format = std::stoull(version->substr(0, 18));
+  const auto readable = caffe2::serialize::kMaxSupportedFileFormatVersion;
+  if (format <= readable) return "";
+  std::string written_by = "a newer LibTorch";
+  if (const auto info = zip_entry(bytes, folder + "/extra/seqenc.json")) {
+    const auto json = nlohmann::json::parse(*info, nullptr, /*allow_exceptions=*/false);
+    if (json.is_object() && json.contains("libtorch_version") && json["libtorch_version"].is_string()) {
+      written_by = "LibTorch " + json["libtorch_version"].get<std::string>();
+    }
+  }
+  return "written by " + written_by + " in file format " + std::to_string(format) +
+         ", newer than this seqenc's LibTorch " + TORCH_VERSION + " reads (formats up to " + std::to_string(readable) +
+         "); use a seqenc built with " + (written_by == "a newer LibTorch" ? written_by : written_by + " or newer");
 }
 
 }  // namespace seqenc

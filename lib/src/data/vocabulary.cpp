@@ -79,6 +79,7 @@ void save_lines(const std::string& path, const std::vector<std::string>& lines) 
 }
 
 std::vector<std::string> load_lines(const std::string& path) {
+  if (auto why = input_problem(path); !why.empty()) throw DataError(path + ": " + why);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DataError(path + ": cannot open file");
   std::vector<std::string> lines;

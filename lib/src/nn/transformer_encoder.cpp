@@ -120,6 +120,18 @@ torch::Tensor TransformerEncoderImpl::encode(const torch::Tensor& embeddings, co
   return zero_padding(X, valid_lens);
 }
 
+double TransformerEncoderImpl::forward_flops(int64_t n, int64_t valid_len) const {
+  const double d = static_cast<double>(options_.num_hiddens), f = static_cast<double>(options_.ffn_num_hiddens);
+  const double nn = static_cast<double>(n), L = static_cast<double>(std::clamp<int64_t>(valid_len, 0, n));
+  // Query-key pairs attention computes: every query row (padding too) over its kept keys.
+  const double pairs = options_.causal ? L * (L + 1) / 2 + (nn - L) * L : nn * L;
+  double per_layer = 4 * 2 * nn * d * d                                                  // W_q, W_k, W_v, W_o
+                     + 2 * 2 * pairs * d                                                 // Q K^T and weights x V
+                     + 2 * 2 * nn * d * f;                                               // position-wise FFN
+  if (options_.pos_encoding == PosEncoding::relative) per_layer += 2 * 2 * pairs * d;  // q . a^K and w . a^V
+  return per_layer * static_cast<double>(options_.num_layers);
+}
+
 EncoderCost TransformerEncoderImpl::cost(int64_t n) const {
   const double d = static_cast<double>(options_.num_hiddens), f = static_cast<double>(options_.ffn_num_hiddens);
   const double nn = static_cast<double>(n);

@@ -15,6 +15,20 @@
 
 namespace seqenc {
 
+namespace {
+// A step's model FLOPs (BenchResult::step_gflop): valid lengths are uniform in [n/2, n], each valid position labelled.
+double step_gflop(const EncoderImpl& encoder, const BenchOptions& b, int64_t num_hiddens) {
+  const int64_t lo = b.seq_len / 2, hi = b.seq_len;
+  double forward = 0;
+  for (int64_t len = lo; len <= hi; ++len) {
+    const double head = 2.0 * static_cast<double>(num_hiddens * b.vocab_size) * static_cast<double>(len);
+    forward += encoder.forward_flops(b.seq_len, len) + head;
+  }
+  forward /= static_cast<double>(hi - lo + 1);
+  return 3 * forward * static_cast<double>(b.batch_size) / 1e9;
+}
+}  // namespace
+
 BenchResult run_bench(const ToolConfig& config, const TrainControl& control) {
   if (auto problems = tool_config_problems(config); !problems.empty())
     throw ConfigError("configuration: " + join(problems, "; "));
@@ -64,12 +78,23 @@ BenchResult run_bench(const ToolConfig& config, const TrainControl& control) {
   r.ms_per_step = median(ms);
   if (b.profile) r.operators = profile_operators(step, 2);
   r.tokens_per_s = static_cast<double>(b.batch_size * b.seq_len) / (r.ms_per_step / 1000.0);
+  r.step_gflop = step_gflop(*model->encoder, b, config.model.num_hiddens);
+  r.achieved_gflops = r.step_gflop / (r.ms_per_step / 1000.0);
   r.peak_rss_mb = peak_rss_mb();
   r.device = device.str();
   return r;
 }
 
 std::vector<BenchResult> run_bench_sweep(const ToolConfig& config, const TrainControl& control) {
+  auto results = time_each(config, control);
+  if (config.bench.sgemm_n > 0 && !results.empty()) {  // after the steps: their peak memory is their own
+    const auto gemm = measure_sgemm(config.bench.sgemm_n, 3);
+    for (auto& r : results) r.sgemm_gflops = std::max(gemm.onednn_gflops, gemm.libtorch_gflops);
+  }
+  return results;
+}
+
+std::vector<BenchResult> time_each(const ToolConfig& config, const TrainControl& control) {
   std::vector<BenchResult> results;
   // A sweep of an encoder whose attention kernel is left to auto times each kernel that applies to it; a single
   // size, the one auto picks.
@@ -135,7 +160,9 @@ std::string bench_json(const BenchResult& r) {
       {"encoder", r.encoder},         {"attention", r.attention},     {"precision", r.precision},
       {"batch_size", r.batch_size},   {"seq_len", r.seq_len},         {"vocab_size", r.vocab_size},
       {"threads", r.threads},         {"parameters", r.parameters},   {"tokens_per_s", r.tokens_per_s},
-      {"ms_per_step", r.ms_per_step}, {"peak_rss_mb", r.peak_rss_mb}, {"device", r.device}}
+      {"ms_per_step", r.ms_per_step}, {"peak_rss_mb", r.peak_rss_mb}, {"device", r.device},
+      {"step_gflop", r.step_gflop},   {"gflops", r.achieved_gflops},  {"sgemm_gflops", r.sgemm_gflops},
+      {"sgemm_share", r.sgemm_share()}}
       .dump();
 }
 

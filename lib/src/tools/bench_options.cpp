@@ -16,6 +16,8 @@ void add_bench_keys(Schema& s, BenchOptions& b) {
   s.add("bench.reference_max_n", b.reference_max_n, "largest n of a sweep that also times the reference attention");
   s.add("bench.profile", b.profile, "also print where a step's time goes, operator by operator (autograd profiler)");
   s.add("bench.kernel", b.kernel, "also time the fused attention kernel alone (GFLOP/s) and the machine's sgemm");
+  s.add("bench.sgemm_n", b.sgemm_n,
+        "size n of the n^3 sgemm measured in the same run that a step's FLOP rate is a share of (0: not measured)");
 }
 
 std::vector<std::string> bench_problems(const BenchOptions& b) {
@@ -29,6 +31,7 @@ std::vector<std::string> bench_problems(const BenchOptions& b) {
   need(b.steps > 0, "bench.steps: must be > 0");
   need(b.repeats > 0, "bench.repeats: must be > 0");
   need(b.warmup >= 0, "bench.warmup: must be >= 0");
+  need(b.sgemm_n >= 0, "bench.sgemm_n: must be >= 0");
   try {
     for (const auto& [n, batch] : bench_sweep(b)) {
       need(n > 1 && batch > 0,

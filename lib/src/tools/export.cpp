@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/script.h>
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include "seqenc/files.h"
 #include "seqenc/nn/torchscript.h"
@@ -42,6 +43,7 @@ torch::jit::Module script_model(SequenceModelImpl& model, const ExportMetadata& 
 void save_scripted(torch::jit::Module& module, const ExportMetadata& meta, const std::string& path) {
   nlohmann::json info = {{"format", kExportFormatPrefix + std::to_string(kExportFormatVersion)},
                          {"seqenc_version", kVersion},
+                         {"libtorch_version", TORCH_VERSION},  // named if an older LibTorch cannot read it
                          {"task", meta.task},
                          {"head", meta.head},
                          {"tokenizer", meta.tokenizer},

@@ -133,6 +133,8 @@ std::vector<Prediction> predict_file(const std::string& model_path, const std::s
   if (!problem.empty()) throw ExportError(model_path + ": cannot read (" + problem + ")");
   problem = zip_archive_problem(bytes);  // before LibTorch parses anything: its reader trusts the file
   if (!problem.empty()) throw ExportError(model_path + ": not a seqenc export, or damaged (" + problem + ")");
+  problem = torch_format_problem(bytes);  // LibTorch's own refusal is a trace about its reader
+  if (!problem.empty()) throw ExportError(model_path + ": " + problem);
   torch::jit::ExtraFilesMap extra = {{"seqenc.json", ""}};
   torch::jit::Module module;
   try {

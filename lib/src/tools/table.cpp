@@ -18,7 +18,8 @@ std::string Table::render(bool markdown) const {
     for (size_t j = 0; j < width.size(); ++j) {
       const std::string value = j < row.size() ? row[j] : "";
       const bool right = j > 0 && align_numbers;
-      const auto cell = fmt::format(right ? "{:>{}}" : "{:<{}}", value, width[j]);
+      // Two literals: under C++20 (LibTorch 2.x) fmt checks a format string at compile time.
+      const auto cell = right ? fmt::format("{:>{}}", value, width[j]) : fmt::format("{:<{}}", value, width[j]);
       out += markdown ? " " + cell + " |" : (j ? "  " : "") + cell;
     }
     return out + "\n";

@@ -9,6 +9,7 @@
 #include <fmt/ranges.h>
 #include <torch/torch.h>
 
+#include "seqenc/compat.h"
 #include "seqenc/files.h"
 #include "seqenc/version.h"
 #include "seqenc/zip_archive.h"
@@ -195,6 +196,8 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
   if (!problem.empty()) throw CheckpointError(path + ": cannot read checkpoint (" + problem + ")");
   problem = zip_archive_problem(bytes);  // before LibTorch parses anything: its reader trusts the file
   if (!problem.empty()) throw CheckpointError(path + ": damaged checkpoint (" + problem + ")");
+  problem = torch_format_problem(bytes);  // LibTorch's own refusal is a trace about its reader
+  if (!problem.empty()) throw CheckpointError(path + ": " + problem);
   TrainingState s;
   try {
     torch::serialize::InputArchive archive;
@@ -207,7 +210,7 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
     if (optimizer) {
       torch::serialize::InputArchive optimizer_archive;
       archive.read("optimizer", optimizer_archive);
-      optimizer->load(optimizer_archive);
+      compat::load_optimizer(*optimizer, optimizer_archive);  // 1.13's state keys read right on 2.x too
     }
     auto get = [&](const char* key) {
       torch::Tensor t;

@@ -21,6 +21,7 @@
 #include <torch/csrc/distributed/c10d/reducer.hpp>
 #include <torch/torch.h>
 
+#include "seqenc/compat.h"
 #include "seqenc/error.h"
 #include "seqenc/strings.h"
 
@@ -167,7 +168,7 @@ struct Peer {
 struct ProcessGroup::Impl {
   DistOptions options;
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+  c10::intrusive_ptr<c10d::ProcessGroup> group;
   std::vector<Peer> peers;  // by rank
   std::string address;      // this rank's, toward the master
   CommStats stats;
@@ -234,7 +235,8 @@ struct ProcessGroup::Impl {
     o->threads = 2;
     try {
       o->devices.push_back(device());
-      group = c10::make_intrusive<c10d::ProcessGroupGloo>(store, options.rank, options.world_size, o);
+      group = compat::gloo_process_group<c10d::ProcessGroup, c10d::ProcessGroupGloo>(store, options.rank,
+                                                                                     options.world_size, o);
     } catch (const std::exception& e) {
       throw ConfigError(fmt::format("rank {}: the Gloo process group did not form within {} s ({})", options.rank,
                                     timeout_s(), first_line(e.what())));
@@ -452,12 +454,8 @@ GradientReducer::GradientReducer(ProcessGroup& group, const std::vector<torch::T
     : impl_(std::make_unique<Impl>(Impl{*group.impl_, {}, 0, nullptr})) {
   auto buckets = reducer_buckets(parameters, bucket_bytes);
   impl_->num_buckets = buckets.size();
-  const auto limits = std::vector<size_t>(buckets.size(), static_cast<size_t>(bucket_bytes));
   // find_unused_parameters off: every parameter of seqenc's models gets a gradient (checked in backward).
-  impl_->reducer = std::make_unique<c10d::Reducer>(parameters, std::move(buckets), limits, impl_->pg.group,
-                                                   std::vector<bool>(parameters.size(), false), bucket_bytes,
-                                                   /*find_unused_parameters=*/false, /*gradient_as_bucket_view=*/false,
-                                                   std::unordered_map<size_t, std::string>{}, bucket_bytes);
+  impl_->reducer = compat::make_reducer<c10d::Reducer>(parameters, std::move(buckets), impl_->pg.group, bucket_bytes);
   impl_->reducer->register_comm_hook(std::make_unique<SumHook>(impl_->pg.group, impl_->pg.stats, impl_->log));
 }
 

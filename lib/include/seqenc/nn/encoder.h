@@ -99,6 +99,9 @@ class EncoderImpl : public torch::nn::Module {
   virtual void emit_torchscript(TorchScriptWriter& out, const std::string& path) const;
 
   virtual EncoderCost cost(int64_t n) const = 0;
+  // Forward FLOPs of one sequence of n positions of which the first valid_len are valid, as a model-FLOPs count:
+  // what its products and convolutions compute, attention over the keys each query keeps. By default cost(n)'s.
+  virtual double forward_flops(int64_t n, int64_t /*valid_len*/) const { return cost(n).flops; }
   // Attention weights per block, (B, num_heads, n, n), of the last forward pass after
   // record_attention_weights(true); empty for an encoder without attention.
   virtual std::vector<torch::Tensor> attention_weights() const { return {}; }

@@ -63,6 +63,7 @@ class TransformerEncoderImpl : public EncoderImpl {
   torch::Tensor encode(const torch::Tensor& embeddings, const torch::Tensor& valid_lens) override;
   void emit_torchscript(TorchScriptWriter& w, const std::string& path) const override;
   EncoderCost cost(int64_t n) const override;
+  double forward_flops(int64_t n, int64_t valid_len) const override;
   // Per block, (B, num_heads, n, n) weights of the last forward pass; record them first (fused attention keeps none).
   std::vector<torch::Tensor> attention_weights() const override;
   void record_attention_weights(bool record) override;

@@ -18,6 +18,12 @@ struct BenchResult {
   double tokens_per_s = 0;  // batch_size x seq_len positions per second (median over repeats)
   double ms_per_step = 0;   // median over repeats
   double peak_rss_mb = 0;   // of this process since control.reset_peak_memory (when the caller gives one)
+  // Model FLOPs of a step: 3 x the forward's (backward = 2 x forward), attention over valid keys only, the output
+  // layer over labelled positions; averaged over the step's distribution of valid lengths.
+  double step_gflop = 0;
+  double achieved_gflops = 0;  // step_gflop / step time
+  double sgemm_gflops = 0;     // the machine's best float matrix product in the same run (bench.sgemm_n; 0: none)
+  double sgemm_share() const { return sgemm_gflops > 0 ? achieved_gflops / sgemm_gflops : 0; }
   std::string device;
   std::vector<OperatorTime> operators;  // with bench.profile: one more step under the profiler, by self time
 };
@@ -27,7 +33,10 @@ struct BenchResult {
 BenchResult run_bench(const ToolConfig& config, const TrainControl& control = {});
 // run_bench at every (n, batch) of bench_sweep(config.bench); in a sweep (bench.seq_lens), an encoder with
 // attention and model.attention auto is timed with each kernel (the reference one up to bench.reference_max_n).
+// Each row also gets the machine's sgemm rate measured after the steps (bench.sgemm_n), for its FLOP share.
 std::vector<BenchResult> run_bench_sweep(const ToolConfig& config, const TrainControl& control = {});
+// The rows of run_bench_sweep without the sgemm measurement.
+std::vector<BenchResult> time_each(const ToolConfig& config, const TrainControl& control = {});
 std::string bench_json(const BenchResult& r);
 
 // The fused attention kernel alone on (batch_heads, n, head_dim) queries, keys and values, all keys valid, no dropout.

@@ -20,6 +20,7 @@ struct BenchOptions {
   int64_t reference_max_n = 2048;  // the sweep times the reference attention path up to this n
   bool kernel = false;             // also time the fused attention kernel alone, and the machine's sgemm
   bool profile = false;            // also print the top operators of a step (LibTorch's autograd profiler)
+  int64_t sgemm_n = 2048;          // the sgemm (n^3) a step's FLOP rate is compared with; 0: not measured
 };
 
 void add_bench_keys(Schema& schema, BenchOptions& bench);
