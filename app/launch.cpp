@@ -232,6 +232,19 @@ class Supervisor {
   Clock::time_point deadline_ = Clock::time_point::max();  // after a failure, when the survivors are killed
 };
 
+// c10d logs each failed bind or connect (glog in 1.13, c10's logger in 2.x), and its own retries; seqenc's error names
+// the cause in one line instead. LibTorch's log level while this lives.
+class QuietC10d {
+ public:
+  QuietC10d() : level_(compat::torch_log_level()) { compat::set_torch_log_level(compat::torch_log_fatal); }
+  ~QuietC10d() { compat::set_torch_log_level(level_); }
+  QuietC10d(const QuietC10d&) = delete;
+  QuietC10d& operator=(const QuietC10d&) = delete;
+
+ private:
+  int level_;
+};
+
 // Gloo's own rendezvous can wait without limit for a rank that joined the store and then died; the alarm bounds it.
 char g_rendezvous_message[256];
 void on_rendezvous_alarm(int) {
@@ -267,17 +280,11 @@ std::shared_ptr<ProcessGroup> form_group(const DistOptions& o, double timeout_s)
                 o.rank, o.master_addr.c_str(), o.master_port, limit_s);
   std::signal(SIGALRM, on_rendezvous_alarm);
   alarm(limit_s);
-  // c10d logs each failed bind or connect (glog in 1.13, c10's logger in 2.x); the error names the cause in one line.
-  const int log_level = compat::torch_log_level();
-  compat::set_torch_log_level(compat::torch_log_fatal);
   std::shared_ptr<ProcessGroup> group;
-  try {
+  {
+    const QuietC10d quiet;
     group = std::make_shared<ProcessGroup>(o);
-  } catch (...) {
-    compat::set_torch_log_level(log_level);
-    throw;
   }
-  compat::set_torch_log_level(log_level);
   alarm(0);
   std::signal(SIGALRM, SIG_DFL);
   return group;
@@ -313,6 +320,7 @@ Rendezvous resolve_rendezvous(const LaunchArgs& args) {
 int launch_workers(const LaunchArgs& args, const WorkerArgs& worker_args, double timeout_s) {
   const auto rendezvous = resolve_rendezvous(args);
   const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
+  const QuietC10d quiet;  // the launcher's store: a master not there yet, a node that does not come
   LauncherStore store(rendezvous.addr, rendezvous.port, args.node_rank, args.nnodes, timeout);
   std::signal(SIGINT, forward_signal);
   std::signal(SIGTERM, forward_signal);

@@ -116,16 +116,7 @@ bool saw_restarts(pid_t launcher, const fs::path& log, size_t restarts) {
 // Both runs' parameters (last and best checkpoints) are identical, bit for bit, and so are metrics.jsonl (but for
 // its timings) and the final evaluation.
 void check_same_run(const fs::path& a, const fs::path& b) {
-  for (auto kind : {CheckpointKind::last, CheckpointKind::best}) {
-    auto ra = load_run(a.string(), kind), rb = load_run(b.string(), kind);
-    CHECK(ra.state.step == rb.state.step);
-    const auto pa = ra.model->named_parameters(), pb = rb.model->named_parameters();
-    REQUIRE(pa.size() == pb.size());
-    for (const auto& p : pa) {
-      INFO(name_of(kind) << " checkpoint, " << p.key());
-      CHECK(torch::equal(p.value(), pb[p.key()]));
-    }
-  }
+  check_same_parameters(a, b);
   CHECK(metric_lines(a) == metric_lines(b));
   const auto ja = json::parse(slurp(a / "result.json")), jb = json::parse(slurp(b / "result.json"));
   CHECK(ja["valid"] == jb["valid"]);
