@@ -74,20 +74,6 @@ std::vector<std::string> resumed(std::vector<std::string> args) {
   return args;
 }
 
-// Both runs' parameters (last and best checkpoints) are identical, bit for bit.
-void check_same_parameters(const fs::path& a, const fs::path& b) {
-  for (auto kind : {CheckpointKind::last, CheckpointKind::best}) {
-    auto ra = load_run(a.string(), kind), rb = load_run(b.string(), kind);
-    CHECK(ra.state.step == rb.state.step);
-    const auto pa = ra.model->named_parameters(), pb = rb.model->named_parameters();
-    REQUIRE(pa.size() == pb.size());
-    for (const auto& p : pa) {
-      INFO(name_of(kind) << " checkpoint, " << p.key());
-      CHECK(torch::equal(p.value(), pb[p.key()]));
-    }
-  }
-}
-
 bool any_temporary(const fs::path& dir) {
   if (!fs::exists(dir)) return false;
   for (const auto& e : fs::directory_iterator(dir)) {

@@ -239,7 +239,9 @@ const std::vector<Target>& targets() {
 
 void write_seed_checkpoint(const std::string& path) {
   auto& m = checkpoint_model();
-  save_checkpoint(path, *m.model, m.optimizer.get(), TrainingState{});
+  TrainingState state;
+  state.rank_generators = dropout_generator_state().unsqueeze(0);  // every key a checkpoint may hold
+  save_checkpoint(path, *m.model, m.optimizer.get(), state);
 }
 
 void load_seed_checkpoint(const std::string& path) {

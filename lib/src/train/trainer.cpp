@@ -75,6 +75,17 @@ struct Trainer::Impl {
     return s;
   }
   void say(const std::string& line, MessageLevel level = MessageLevel::info) { events.say(level, line); }
+  // Why a resume from `state` cannot continue exactly ("" when it can): every rank's dropout generator is needed.
+  std::string inexact_resume() const {
+    const std::string afresh =
+        ": dropout draws start afresh, so the run will not repeat an uninterrupted one bit for bit";
+    if (state.world_size != sync->world_size()) {
+      return fmt::format("the checkpoint is of {} rank(s), this run has {}{}", state.world_size, sync->world_size(),
+                         afresh);
+    }
+    const bool all = state.rank_generators.defined() && state.rank_generators.size(0) == sync->world_size();
+    return sync->world_size() == 1 || all ? "" : "the checkpoint holds no rank's dropout generator" + afresh;
+  }
 
   // The mean loss of one micro-batch over its labels.
   torch::Tensor micro_loss(const Batch& batch) {
@@ -94,7 +105,8 @@ struct Trainer::Impl {
   }
 
   void checkpoint(bool best) {
-    const auto s = snapshot();
+    auto s = snapshot();
+    s.rank_generators = sync->generator_states();
     events.checkpoint(CheckpointDue{*model, optimizer.get(), s, best});
     last_saved_step = state.step;
   }
@@ -167,8 +179,10 @@ void Trainer::Impl::start(bool resume) {
     if (!moved.empty()) say(moved, MessageLevel::warning);
     say(fmt::format("resumed {} at step {} (epoch {}, batch {})", dir.str(), state.step, state.epoch,
                     state.batch_in_epoch));
+    if (const auto why = inexact_resume(); !why.empty()) say(why, MessageLevel::warning);
   }
-  const auto reduced = sync->join(*model, t, state.step);
+  if (control.restarts > 0) say(fmt::format("elastic restart {}: the workers started again", control.restarts));
+  const auto reduced = sync->join(*model, t, state);
   if (sync->world_size() > 1) {
     say(fmt::format("rank {} of {}: {}; gradients reduced {}", sync->rank(), sync->world_size(), global_batch_text(),
                     reduced));
@@ -293,6 +307,7 @@ TrainOutcome Trainer::Impl::outcome(StopReason reason) const {
   out.cost = model->encoder->cost(out.seq_len);
   out.world_size = sync->world_size();
   out.global_batch_size = global_batch();
+  out.restarts = control.restarts;
   out.comm = sync->stats();
   out.state = reason == StopReason::non_finite_loss ? state : snapshot();
   return out;

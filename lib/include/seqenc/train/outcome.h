@@ -29,6 +29,8 @@ struct TrainControl {
   // Called once everything is checked, before the run directory is first written (compare writes its own
   // config.yaml there); it may still refuse by throwing.
   std::function<void()> on_start;
+  // Elastic restarts of the workers before this attempt (the launcher's count), for train.log and result.json.
+  int restarts = 0;
 };
 
 // What data parallelism cost a run (result.json reports it for runs of several ranks).
@@ -54,7 +56,8 @@ struct TrainOutcome {
   double peak_rss_mb = 0;
   int world_size = 1;
   int64_t global_batch_size = 0;
-  CommStats comm;  // this rank's collectives during the run
+  int restarts = 0;  // elastic restarts of the workers during the run
+  CommStats comm;    // this rank's collectives during the run
   std::optional<DistributedSummary> distributed;
   int64_t parameters = 0;
   int64_t seq_len = 0;  // n at which cost is given: the task's longest sequence
