@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "seqenc/data/task.h"
+#include "seqenc/data/tokenizer.h"
 #include "seqenc/files.h"
 #include "seqenc/train/recipe.h"
 #include "seqenc/train/run_dir.h"
@@ -16,9 +18,19 @@ namespace {
 
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
-TaskData load_checked_task(const Config& config) {
+// The run's data. A resumed run keeps the tokenizer model and vocabulary it was trained with: a model file the
+// configuration names must still be that model, and the vocabulary must come out as vocab.txt has it.
+TaskData load_checked_task(const Config& config, const RunDir& dir, bool resume) {
   check_config(config, "configuration");
-  return load_task(config.data);
+  if (!resume || !task_spec(config.data.task).reads_files()) return load_task(config.data);
+  if (auto problem = resume_tokenizer_problem(config.data, dir.path()); !problem.empty()) throw DataError(problem);
+  auto task = load_task(with_saved_tokenizer(config.data, dir.path()));
+  const auto vocab_file = dir.file("vocab.txt");
+  if (std::filesystem::exists(vocab_file) && Vocabulary::load(vocab_file.string()).tokens() != task.vocab.tokens()) {
+    throw DataError(vocab_file.string() + ": the run was trained with another vocabulary than " + config.data.train +
+                    " gives now; resume with the data it was trained on, or train a new run");
+  }
+  return task;
 }
 
 // This process's share of a run's time and tokens: what speed and ETA are measured over.
@@ -49,7 +61,7 @@ struct Trainer::Impl {
         sync(make_sync(rank)),
         dir(run_dir, sync->writes()),
         control(std::move(ctl)),
-        task((dir.check_can_start(resume, "continue it"), load_checked_task(config))),
+        task((dir.check_can_start(resume, "continue it"), load_checked_task(config, dir, resume))),
         device(resolve_device(t.device)),
         batcher(task.train, global_batch(), true, t.seed, t.bucket),
         total_steps(t.steps > 0 ? t.steps : t.epochs * batcher.num_batches()) {
@@ -160,6 +172,7 @@ void Trainer::Impl::write_run_files() {
   save_config(config, dir.file("config.yaml").string(), {}, "this run: " + global_batch_text());
   task.vocab.save(dir.file("vocab.txt").string());
   save_lines(dir.file("labels.txt").string(), task.label_names);
+  if (task.tokenizer) save_tokenizer(config.data.tokenizer, *task.tokenizer, dir.path());
 }
 
 // Everything is checked and the directory locked: the observers start, and the run says what it trains.
