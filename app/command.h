@@ -32,6 +32,7 @@ const std::vector<CommandEntry>& command_table();
 std::unique_ptr<Command> train_command();
 std::unique_ptr<Command> eval_command();
 std::unique_ptr<Command> compare_command();
+std::unique_ptr<Command> sweep_command();
 std::unique_ptr<Command> export_command();
 std::unique_ptr<Command> predict_command();
 std::unique_ptr<Command> bench_command();

@@ -1,5 +1,6 @@
 #include "launch.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -11,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 #include <thread>
 #include <utility>
@@ -21,6 +23,7 @@
 #include "process.h"
 #include "seqenc/compat.h"
 #include "seqenc/train/distributed.h"
+#include "seqenc/train/rendezvous.h"
 
 extern char** environ;
 
@@ -49,19 +52,29 @@ int parse_int(const std::string& what, const std::string& text) {
   throw ConfigError(what + ": expected an integer, got '" + text + "'");
 }
 
-// torchrun's variables for local worker `local`: the one list of them.
-std::vector<std::pair<std::string, std::string>> torchrun_variables(const Rendezvous& r, int local) {
+// Which start of the workers this is: 0, then one more for each restart.
+struct Round {
+  int restarts = 0, max_restarts = 0;
+};
+
+// torchrun's variables for local worker `local`: the one list of them. The workers meet in the launcher's store
+// (TORCHELASTIC_USE_AGENT_STORE), under a prefix of their round's own (TORCHELASTIC_RESTART_COUNT).
+std::vector<std::pair<std::string, std::string>> torchrun_variables(const Rendezvous& r, int local, Round round) {
   return {{"RANK", std::to_string(r.node_rank * r.nproc + local)},
           {"WORLD_SIZE", std::to_string(r.world_size)},
           {"LOCAL_RANK", std::to_string(local)},
           {"LOCAL_WORLD_SIZE", std::to_string(r.nproc)},
+          {"GROUP_RANK", std::to_string(r.node_rank)},
           {"MASTER_ADDR", r.addr},
-          {"MASTER_PORT", std::to_string(r.port)}};
+          {"MASTER_PORT", std::to_string(r.port)},
+          {"TORCHELASTIC_USE_AGENT_STORE", "True"},
+          {"TORCHELASTIC_RESTART_COUNT", std::to_string(round.restarts)},
+          {"TORCHELASTIC_MAX_RESTARTS", std::to_string(round.max_restarts)}};
 }
 
 // This process's environment without any torchrun variable it had, and with worker `local`'s.
-std::vector<std::string> worker_environment(const Rendezvous& r, int local) {
-  const auto variables = torchrun_variables(r, local);
+std::vector<std::string> worker_environment(const Rendezvous& r, int local, Round round) {
+  const auto variables = torchrun_variables(r, local, round);
   std::vector<std::string> out;
   for (char** p = environ; *p; ++p) {
     const std::string var = *p;
@@ -92,18 +105,29 @@ std::string describe(int status) {
 
 int code_of(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : exit_code_for_signal(WTERMSIG(status)); }
 
+// The descriptors this process holds (the store's sockets among them) stay out of the workers.
+void close_on_exec() {
+  std::vector<int> fds;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    fds.push_back(std::atoi(entry.path().filename().c_str()));
+  }
+  for (const int fd : fds) {
+    const int flags = fd > 2 ? fcntl(fd, F_GETFD) : -1;
+    if (flags >= 0) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+  }
+}
+
 // Forks one worker per local rank, each exec'ing this program with its own environment. Everything a child
 // needs is built before fork: after it, only exec.
-void spawn_workers(const Rendezvous& r, const std::vector<std::string>& worker_args) {
+void spawn_workers(const Rendezvous& r, const std::vector<std::string>& worker_args, Round round) {
   std::vector<std::vector<std::string>> envs;
-  for (int local = 0; local < r.nproc; ++local) envs.push_back(worker_environment(r, local));
+  for (int local = 0; local < r.nproc; ++local) envs.push_back(worker_environment(r, local, round));
   std::vector<std::string> argv_strings{"seqenc"};
   argv_strings.insert(argv_strings.end(), worker_args.begin(), worker_args.end());
   std::vector<char*> argv;
   for (auto& a : argv_strings) argv.push_back(a.data());
   argv.push_back(nullptr);
-  std::signal(SIGINT, forward_signal);
-  std::signal(SIGTERM, forward_signal);
+  close_on_exec();
   const pid_t launcher = getpid();
   for (int local = 0; local < r.nproc; ++local) {
     std::vector<char*> envp;
@@ -123,14 +147,23 @@ void spawn_workers(const Rendezvous& r, const std::vector<std::string>& worker_a
   }
 }
 
-// Waits for every worker. The first failure sets the result; a configuration or rendezvous problem (exit 2, already
-// told in one line) ends the others at once, as they cannot proceed without it; any other failure gives them the
-// collectives' timeout and a margin to notice, then they are killed.
+// How one start of the workers ended.
+struct AttemptEnd {
+  int code = kExitOk;    // the first failure's exit code
+  std::string failure;   // "rank 1 (pid 4242) was killed by signal 9 (Killed)"
+  bool stopped = false;  // a stop request (Ctrl-C, SIGTERM) ended it: never restarted
+};
+
+// Waits for every worker. The first failure sets the result. When the workers may be restarted, the others are
+// killed at once (the restart names the failure). Otherwise a configuration or rendezvous problem (exit 2, already
+// told in one line) ends the others at once, as they cannot proceed without it, and any other failure gives them
+// the collectives' timeout and a margin to notice, then they are killed.
 class Supervisor {
  public:
-  Supervisor(const Rendezvous& r, double timeout_s) : r_(r), timeout_s_(timeout_s) {}
+  Supervisor(const Rendezvous& r, double timeout_s, bool restartable)
+      : r_(r), timeout_s_(timeout_s), restartable_(restartable) {}
 
-  int wait_all() {
+  AttemptEnd wait_all() {
     int remaining = r_.nproc;
     while (remaining > 0) {
       int status = 0;
@@ -144,7 +177,7 @@ class Supervisor {
       ended(pid, status);
     }
     g_num_workers = 0;
-    return result_;
+    return end_;
   }
 
  private:
@@ -157,16 +190,20 @@ class Supervisor {
     g_workers[local] = 0;
     const int code = code_of(status);
     if (code == kExitOk || killed_) return;
-    const bool interrupted = g_forwarded != 0 && code == exit_code_for_signal(g_forwarded);
-    if (code == kExitUsage && result_ == kExitOk) {
+    const bool forwarded = g_forwarded != 0 && code == exit_code_for_signal(g_forwarded);
+    const bool stop = g_forwarded != 0 || code == exit_code_for_signal(SIGINT) || code == exit_code_for_signal(SIGTERM);
+    const bool first = end_.code == kExitOk;
+    if (first) {
+      end_ = {code, fmt::format("rank {} (pid {}) {}", r_.node_rank * r_.nproc + local, pid, describe(status)), stop};
+      deadline_ = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>((timeout_s_ + kKillMarginS) * 1000));
+    }
+    if (restartable_ && !stop) {
+      kill_all();  // torchrun's agent stops the whole local group and starts it again
+    } else if (code == kExitUsage && first) {
       kill_all();
-    } else if (!interrupted) {
+    } else if (!forwarded) {
       fmt::print(stderr, "seqenc: error: rank {} (pid {}) {}\n", r_.node_rank * r_.nproc + local, pid,
                  describe(status));
-    }
-    if (result_ == kExitOk) {
-      result_ = code;
-      deadline_ = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>((timeout_s_ + kKillMarginS) * 1000));
     }
   }
 
@@ -189,9 +226,23 @@ class Supervisor {
 
   const Rendezvous& r_;
   double timeout_s_;
-  int result_ = kExitOk;
+  bool restartable_;
+  AttemptEnd end_;
   bool killed_ = false;
   Clock::time_point deadline_ = Clock::time_point::max();  // after a failure, when the survivors are killed
+};
+
+// c10d logs each failed bind or connect (glog in 1.13, c10's logger in 2.x), and its own retries; seqenc's error names
+// the cause in one line instead. LibTorch's log level while this lives.
+class QuietC10d {
+ public:
+  QuietC10d() : level_(compat::torch_log_level()) { compat::set_torch_log_level(compat::torch_log_fatal); }
+  ~QuietC10d() { compat::set_torch_log_level(level_); }
+  QuietC10d(const QuietC10d&) = delete;
+  QuietC10d& operator=(const QuietC10d&) = delete;
+
+ private:
+  int level_;
 };
 
 // Gloo's own rendezvous can wait without limit for a rank that joined the store and then died; the alarm bounds it.
@@ -213,6 +264,9 @@ DistOptions worker_options(const Config& config, int world_size) {
   o.master_port = parse_int("MASTER_PORT", *port);
   o.interface = env("GLOO_SOCKET_IFNAME").value_or("");
   o.timeout = std::chrono::milliseconds(static_cast<int64_t>(config.train.dist_timeout_s * 1000));
+  const auto agent_store = env("TORCHELASTIC_USE_AGENT_STORE").value_or("");
+  o.agent_store = agent_store == "True" || agent_store == "true" || agent_store == "1";
+  o.attempt = worker_restarts();
   return o;
 }
 
@@ -226,17 +280,11 @@ std::shared_ptr<ProcessGroup> form_group(const DistOptions& o, double timeout_s)
                 o.rank, o.master_addr.c_str(), o.master_port, limit_s);
   std::signal(SIGALRM, on_rendezvous_alarm);
   alarm(limit_s);
-  // c10d logs each failed bind or connect (glog in 1.13, c10's logger in 2.x); the error names the cause in one line.
-  const int log_level = compat::torch_log_level();
-  compat::set_torch_log_level(compat::torch_log_fatal);
   std::shared_ptr<ProcessGroup> group;
-  try {
+  {
+    const QuietC10d quiet;
     group = std::make_shared<ProcessGroup>(o);
-  } catch (...) {
-    compat::set_torch_log_level(log_level);
-    throw;
   }
-  compat::set_torch_log_level(log_level);
   alarm(0);
   std::signal(SIGALRM, SIG_DFL);
   return group;
@@ -244,11 +292,14 @@ std::shared_ptr<ProcessGroup> form_group(const DistOptions& o, double timeout_s)
 
 }  // namespace
 
-bool launches_workers(const LaunchArgs& args) { return (args.nproc > 1 || args.nnodes > 1) && !env("RANK"); }
+bool launches_workers(const LaunchArgs& args) {
+  return (args.nproc > 1 || args.nnodes > 1 || args.max_restarts > 0) && !env("RANK");
+}
 
 Rendezvous resolve_rendezvous(const LaunchArgs& args) {
   if (args.nproc < 1 || args.nproc > kMaxWorkers) throw ConfigError("--nproc: must be in [1, 1024]");
   if (args.nnodes < 1) throw ConfigError("--nnodes: must be >= 1");
+  if (args.max_restarts < 0) throw ConfigError("--max-restarts: must be >= 0");
   if (args.node_rank < 0 || args.node_rank >= args.nnodes)
     throw ConfigError(fmt::format("--node-rank: must be in [0, --nnodes {})", args.nnodes));
   Rendezvous r{!args.master_addr.empty() ? args.master_addr : env("MASTER_ADDR").value_or(""), 0, args.nproc,
@@ -266,10 +317,29 @@ Rendezvous resolve_rendezvous(const LaunchArgs& args) {
   return r;
 }
 
-int launch_workers(const LaunchArgs& args, const std::vector<std::string>& worker_args, double timeout_s) {
+int launch_workers(const LaunchArgs& args, const WorkerArgs& worker_args, double timeout_s) {
   const auto rendezvous = resolve_rendezvous(args);
-  spawn_workers(rendezvous, worker_args);
-  return Supervisor(rendezvous, timeout_s).wait_all();
+  const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
+  const QuietC10d quiet;  // the launcher's store: a master not there yet, a node that does not come
+  LauncherStore store(rendezvous.addr, rendezvous.port, args.node_rank, args.nnodes, timeout);
+  std::signal(SIGINT, forward_signal);
+  std::signal(SIGTERM, forward_signal);
+  for (int restarts = 0;; ++restarts) {
+    if (args.nnodes > 1) store.meet(restarts);
+    if (g_forwarded != 0) return exit_code_for_signal(g_forwarded);  // a stop request between two attempts
+    spawn_workers(rendezvous, worker_args(restarts > 0), Round{restarts, args.max_restarts});
+    const auto end = Supervisor(rendezvous, timeout_s, restarts < args.max_restarts).wait_all();
+    if (end.code == kExitOk || end.stopped || restarts >= args.max_restarts) return end.code;
+    fmt::print(stderr,
+               "seqenc: {}; restart {} of {} (--max-restarts): the {} worker(s) of node {} start again from "
+               "the last checkpoint\n",
+               end.failure, restarts + 1, args.max_restarts, rendezvous.nproc, rendezvous.node_rank);
+  }
+}
+
+int worker_restarts() {
+  const auto count = env("TORCHELASTIC_RESTART_COUNT");
+  return count ? parse_int("TORCHELASTIC_RESTART_COUNT", *count) : 0;
 }
 
 Rank join_workers(const Config& config) {

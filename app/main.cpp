@@ -65,7 +65,8 @@ int main(int argc, char** argv) {
   }
   const auto* chosen = app.get_subcommands().front();
   for (auto& [sub, command] : commands) {
-    if (sub == chosen) return guarded([&] { return command->run(); });
+    // An init-capture: clang before C++20 cannot capture a structured binding itself.
+    if (sub == chosen) return guarded([&run = command] { return run->run(); });
   }
   return kExitFailure;
 }

@@ -27,6 +27,9 @@ void add_launch_options(CLI::App& c, LaunchArgs& a) {
   c.add_option("--node-rank", a.node_rank, "This machine's index in [0, --nnodes)")->check(CLI::NonNegativeNumber);
   c.add_option("--master-addr", a.master_addr, "Address of node 0, where rank 0 serves the rendezvous");
   c.add_option("--master-port", a.master_port, "Port of the rendezvous (default: MASTER_PORT, or a free one)");
+  c.add_option("--max-restarts", a.max_restarts,
+               "Elastic: restart this machine's workers from the last checkpoint up to N times when one fails")
+      ->check(CLI::NonNegativeNumber);
 }
 
 TrainingRun prepare_training(const std::string& config_path, const std::vector<std::string>& overrides,

@@ -1,6 +1,6 @@
 #pragma once
-// What the reliability tests share: starting the program in the background, a run directory's exact contents, and
-// a scratch tmpfs where the machine lets the tests mount one.
+// What the reliability tests share: starting the program in the background, a run directory's exact contents, two
+// runs' parameters compared, and a scratch tmpfs where the machine lets the tests mount one.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,7 +11,11 @@
 #include <string>
 #include <vector>
 
+#include <catch2/catch.hpp>
+#include <torch/torch.h>
+
 #include "cli.h"
+#include "seqenc/train/run.h"
 
 namespace seqenc::test {
 
@@ -47,6 +51,20 @@ inline std::map<std::string, std::string> dir_contents(const std::filesystem::pa
     files[name] = e.is_regular_file() ? slurp(e.path()) : std::string("<dir>");
   }
   return files;
+}
+
+// Both runs' parameters (last and best checkpoints) are identical, bit for bit.
+inline void check_same_parameters(const std::filesystem::path& a, const std::filesystem::path& b) {
+  for (auto kind : {CheckpointKind::last, CheckpointKind::best}) {
+    auto ra = load_run(a.string(), kind), rb = load_run(b.string(), kind);
+    CHECK(ra.state.step == rb.state.step);
+    const auto pa = ra.model->named_parameters(), pb = rb.model->named_parameters();
+    REQUIRE(pa.size() == pb.size());
+    for (const auto& p : pa) {
+      INFO(name_of(kind) << " checkpoint, " << p.key());
+      CHECK(torch::equal(p.value(), pb[p.key()]));
+    }
+  }
 }
 
 // Lines of stderr that are the program's error line.

@@ -49,12 +49,13 @@ TEST_CASE("path lengths measured from gradients agree with the encoders' own num
 TEST_CASE("analyze at tiny sizes completes and writes every section", "[analysis][cli]") {
   auto dir = fs::temp_directory_path() / ("seqenc_analyze_" + std::to_string(::getpid()));
   fs::remove_all(dir);
-  auto r =
-      run_seqenc("analyze --out " + dir.string() +
-                 " --set analyze.max_n=32 --set analyze.max_d=32 --set analyze.fixed_n=16 --set analyze.repeats=1"
-                 " --set analyze.max_path_n=16 --set train.steps=6 --set train.eval_every=3"
-                 " --set data.train_size=32 --set data.valid_size=8 --set data.test_size=8 --set train.threads=1"
-                 " --set analyze.recipes=false");  // section 7's 24 runs of 800 steps: docs/recipes.md has its output
+  const std::string command =
+      "analyze --out " + dir.string() +
+      " --set analyze.max_n=32 --set analyze.max_d=32 --set analyze.fixed_n=16 --set analyze.repeats=1"
+      " --set analyze.max_path_n=16 --set train.steps=6 --set train.eval_every=3"
+      " --set data.train_size=32 --set data.valid_size=8 --set data.test_size=8 --set train.threads=1"
+      " --set analyze.recipes=false";  // section 7's 24 runs of 800 steps: docs/recipes.md has its output
+  auto r = run_seqenc(command);
   REQUIRE(r.status == 0);
   const auto report = slurp(dir / "report.md");
   CHECK_THAT(report, Catch::Contains("## 7. Recipes") && Catch::Contains("Skipped (analyze.recipes: false)"));
@@ -72,6 +73,16 @@ TEST_CASE("analyze at tiny sizes completes and writes every section", "[analysis
   auto again = run_seqenc("analyze --out " + dir.string());
   CHECK(again.status == 2);
   CHECK_THAT(again.err, Catch::Contains("already holds a report"));
+  // Without its report the directory holds an analysis that stopped: the same command continues it, resuming the
+  // comparison's runs (finished: evaluated again, not retrained); another configuration is refused.
+  fs::remove(dir / "report.md");
+  auto other = run_seqenc("analyze --out " + dir.string() + " --set analyze.recipes=false");
+  CHECK(other.status == 2);
+  CHECK_THAT(other.err, Catch::Contains("holds an unfinished analysis of another configuration"));
+  auto continued = run_seqenc(command);
+  CHECK(continued.status == 0);
+  CHECK_THAT(continued.out + continued.err, Catch::Contains("continuing the analysis"));
+  CHECK(fs::exists(dir / "report.md"));
   fs::remove_all(dir);
 }
 

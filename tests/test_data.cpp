@@ -277,10 +277,10 @@ TEST_CASE("a label unseen in training is an error at evaluation time", "[data][f
   o.task = TaskName("tsv_classify");
   o.train = o.valid = o.test = train.str();
   auto task = load_task(o);
-  CHECK_THROWS_WITH(read_file(eval.str(), o, task.vocab, task.label_names),
+  CHECK_THROWS_WITH(read_file(eval.str(), o, *task.tokenizer, task.vocab, task.label_names),
                     Catch::Contains(eval.str() + ":1: label 'meh' was not seen in training"));
   TempFile unlabelled("odd film\n");
-  auto d = read_file(unlabelled.str(), o, task.vocab, task.label_names, /*require_labels=*/false);
+  auto d = read_file(unlabelled.str(), o, *task.tokenizer, task.vocab, task.label_names, /*require_labels=*/false);
   CHECK(d.size() == 1);
   CHECK(d.labels[0] == kIgnoreLabel);
   CHECK(task.vocab.token(d.tokens[0]) == "<unk>");

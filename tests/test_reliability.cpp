@@ -74,20 +74,6 @@ std::vector<std::string> resumed(std::vector<std::string> args) {
   return args;
 }
 
-// Both runs' parameters (last and best checkpoints) are identical, bit for bit.
-void check_same_parameters(const fs::path& a, const fs::path& b) {
-  for (auto kind : {CheckpointKind::last, CheckpointKind::best}) {
-    auto ra = load_run(a.string(), kind), rb = load_run(b.string(), kind);
-    CHECK(ra.state.step == rb.state.step);
-    const auto pa = ra.model->named_parameters(), pb = rb.model->named_parameters();
-    REQUIRE(pa.size() == pb.size());
-    for (const auto& p : pa) {
-      INFO(name_of(kind) << " checkpoint, " << p.key());
-      CHECK(torch::equal(p.value(), pb[p.key()]));
-    }
-  }
-}
-
 bool any_temporary(const fs::path& dir) {
   if (!fs::exists(dir)) return false;
   for (const auto& e : fs::directory_iterator(dir)) {
@@ -443,16 +429,17 @@ TEST_CASE("cli: an unknown command is named with the list, and every command's e
   auto unknown = run_seqenc("fly --to moon");
   CHECK(unknown.status == 2);
   CHECK(unknown.err ==
-        "seqenc: error: unknown command 'fly' (commands: train, eval, compare, export, predict, bench, analyze, "
-        "keys; see seqenc --help)\n");
-  for (const std::string command : {"train", "eval", "compare", "export", "predict", "bench", "analyze", "keys"}) {
+        "seqenc: error: unknown command 'fly' (commands: train, eval, compare, sweep, export, predict, bench, "
+        "analyze, keys; see seqenc --help)\n");
+  for (const std::string command :
+       {"train", "eval", "compare", "sweep", "export", "predict", "bench", "analyze", "keys"}) {
     INFO(command);
     auto r = run_seqenc(command + " --no-such-option");
     CHECK(r.status == 2);
     CHECK(count_lines(r.err) == 1);
     CHECK_THAT(r.err, Catch::StartsWith("seqenc: error: ") && Catch::EndsWith("(see seqenc " + command + " --help)\n"));
   }
-  for (const std::string command : {"train", "eval", "compare", "export", "predict", "analyze"}) {
+  for (const std::string command : {"train", "eval", "compare", "sweep", "export", "predict", "analyze"}) {
     INFO(command << " without its required options");
     auto r = run_seqenc(command);
     CHECK(r.status == 2);

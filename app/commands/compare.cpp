@@ -25,12 +25,18 @@ class CompareCommand : public Command {
   int run() override {
     const auto [config, dir] = prepare_training(config_, overrides_, run_dir_, resume_, "compare-");
     if (launches_workers(launch_)) {
-      auto a = worker_args("compare", config_, overrides_, dir, resume_);
-      a.insert(a.end(), {"--encoders", encoders_});
-      return launch_workers(launch_, a, config.train.dist_timeout_s);
+      // A restart continues the comparison: finished encoders stay, the interrupted one resumes.
+      const auto args = [&, dir = dir](bool restart) {
+        auto a = worker_args("compare", config_, overrides_, dir, resume_ || restart);
+        a.insert(a.end(), {"--encoders", encoders_});
+        return a;
+      };
+      return launch_workers(launch_, args, config.train.dist_timeout_s);
     }
     const auto rank = join_workers(config);
-    auto result = compare(config, split_list(encoders_), dir, train_control(), resume_, rank);
+    auto control = train_control();
+    control.restarts = worker_restarts();
+    auto result = compare(config, split_list(encoders_), dir, control, resume_, rank);
     if (!rank.writes()) return result.finished() ? 0 : exit_code(result.runs.back().outcome.stop_reason);
     if (!result.finished()) return stopped(result, dir);
     const auto report = write_comparison_report(result, dir);

@@ -24,11 +24,16 @@ class TrainCommand : public Command {
     const auto [config, dir] = prepare_training(config_, overrides_, run_dir_, resume_, "");
     if (launches_workers(launch_)) {
       RunDir(dir).check_can_start(resume_, "continue it");  // one line here rather than one per worker
-      return launch_workers(launch_, worker_args("train", config_, overrides_, dir, resume_),
-                            config.train.dist_timeout_s);
+      // A restart resumes from the last checkpoint, or starts afresh where none was written yet.
+      const auto args = [&, dir = dir](bool restart) {
+        return worker_args("train", config_, overrides_, dir, resume_ || (restart && RunDir(dir).holds_run()));
+      };
+      return launch_workers(launch_, args, config.train.dist_timeout_s);
     }
     const auto rank = join_workers(config);
-    auto outcome = train(config, dir, resume_, train_control(), rank);
+    auto control = train_control();
+    control.restarts = worker_restarts();
+    auto outcome = train(config, dir, resume_, control, rank);
     if (outcome.finished() && rank.writes()) fmt::print("run directory: {}\n", dir);
     return exit_code(outcome.stop_reason);
   }

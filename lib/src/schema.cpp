@@ -106,17 +106,39 @@ std::string Schema::suggestion(const std::string& key) const {
   return best.empty() ? "" : " (did you mean " + best + "?)";
 }
 
+void Schema::add(const std::string& key, std::vector<std::string>& field, const std::string& help) {
+  SchemaKey k{key, "a list of strings", help, {}, {}, {}, {}, {}};
+  k.set_list = [&field](const std::vector<std::string>& items) { field = items; };
+  k.get_list = [&field] { return field; };
+  k.get = [&field] { return ScalarValue(join(field, "; ")); };
+  add_key(std::move(k));
+}
+
 std::string Schema::assign(const std::string& key, const std::string& text) { return set(key, YAML::Node(text)); }
 
 // As a file or --set does: recorded as explicit when it succeeds.
 std::string Schema::set(const std::string& key, const YAML::Node& value) {
   const SchemaKey* k = find(key);
   if (!k) return key + ": unknown key" + suggestion(key);
+  if (k->set_list) return set_list(*k, value);
   if (!value.IsScalar()) return key + ": expected " + k->type + ", got a " + (value.IsMap() ? "mapping" : "list");
   const auto& text = value.Scalar();
   if (!k->choices.empty() && std::find(k->choices.begin(), k->choices.end(), text) == k->choices.end())
     return key + ": '" + text + "' is not one of " + join(k->choices, ", ");
   if (!k->set(text)) return key + ": expected " + k->type + ", got '" + text + "'";
+  return "";
+}
+
+std::string Schema::set_list(const SchemaKey& k, const YAML::Node& value) {
+  std::vector<std::string> items;
+  if (value.IsScalar()) items.push_back(value.Scalar());
+  for (const auto& item : value.IsSequence() ? value : YAML::Node()) {
+    if (!item.IsScalar())
+      return k.key + ": expected a list of strings, got a nested " + (item.IsMap() ? "mapping" : "list");
+    items.push_back(item.Scalar());
+  }
+  if (value.IsMap()) return k.key + ": expected a list of strings, got a mapping";
+  k.set_list(items);
   return "";
 }
 
@@ -205,7 +227,11 @@ std::string Schema::to_yaml(const std::set<std::string>& omit) const {
       out << YAML::Key << s << YAML::Value << YAML::BeginMap;
       section = s;
     }
-    out << YAML::Key << name << YAML::Value << emitted(k.get());
+    out << YAML::Key << name << YAML::Value;
+    if (k.get_list)
+      out << k.get_list();
+    else
+      out << emitted(k.get());
   }
   if (!section.empty()) out << YAML::EndMap;
   out << YAML::EndMap;
@@ -216,7 +242,10 @@ std::vector<KeyDescription> Schema::describe() const {
   std::vector<KeyDescription> out;
   for (const auto& k : keys_) {
     YAML::Emitter e;
-    e << emitted(k.get());
+    if (k.get_list)
+      e << YAML::Flow << k.get_list();
+    else
+      e << emitted(k.get());
     std::string help = k.help;
     if (!k.choices.empty()) help += " (" + join(k.choices, " | ") + ")";
     out.push_back({k.key, k.type, e.c_str(), help});

@@ -11,12 +11,14 @@
 #include <torch/torch.h>
 
 #include "seqenc/data/text_files.h"
+#include "seqenc/data/tokenizer.h"
 #include "seqenc/data/vocabulary.h"
 #include "seqenc/error.h"
 #include "seqenc/tools/predict.h"
 #include "seqenc/tools/tool_config.h"
 #include "seqenc/train/checkpoint.h"
 #include "seqenc/train/recipe.h"
+#include "seqenc/train/tensorboard_events.h"
 #include "seqenc/train/trainer.h"
 
 namespace seqenc::fuzz {
@@ -94,6 +96,19 @@ void check_vocabulary(const Vocabulary& v) {
   for (int64_t i = 0; i < v.size(); ++i) require(v.id(v.token(i)) == i, "ids are positions");
 }
 
+// A file task's promises: its vocabulary, distinct labels, and every split (and the file read again as evaluation
+// reads it, labels optional) inside them.
+void check_file_task(const DataOptions& o, const TaskData& task) {
+  check_vocabulary(task.vocab);
+  const std::set<std::string> distinct(task.label_names.begin(), task.label_names.end());
+  require(distinct.size() == task.label_names.size() && !distinct.empty(), "labels are distinct");
+  for (const auto* d : {&task.train, &task.valid, &task.test}) {
+    check_dataset(*d, task.vocab.size(), task.num_classes(), o.max_len);
+  }
+  const auto again = read_file(o.train, o, *task.tokenizer, task.vocab, task.label_names, false);
+  check_dataset(again, task.vocab.size(), task.num_classes(), o.max_len);
+}
+
 struct CheckpointModel {
   SequenceModel model{nullptr};
   std::unique_ptr<torch::optim::Adam> optimizer;
@@ -159,18 +174,66 @@ int text_formats(const uint8_t* data, size_t size) {
   o.max_line_bytes = 256;
   o.train = file.hold(data + 1, size - 1);
   if (mode & 128) o.valid = o.test = o.train;  // else split by ratio
+  return answered(o.train, [&] { check_file_task(o, load_task(o)); });
+}
+
+namespace {
+// A small SentencePiece model learned once from fixed text, for inputs that name a model file (data.spm_model).
+const std::string& fixed_spm_model() {
+  static const std::string bytes = [] {
+    const std::vector<std::string> text = {"the small cat sees a dog near the old river",
+                                           "every bird crosses the river today", "ein kleiner Hund läuft schnell",
+                                           "le chat noir dort près de la fenêtre", "a red garden follows the child"};
+    DataOptions o;
+    o.tokenizer = TokenizerName("sentencepiece");
+    o.spm_vocab_size = 60;
+    return make_tokenizer(o,
+                          [&text](const std::function<void(const std::string&)>& line) {
+                            for (int copy = 0; copy < 20; ++copy)
+                              for (const auto& t : text) line(t);
+                          })
+        ->model_bytes();
+  }();
+  return bytes;
+}
+
+// What predict reads of the same file with the task's tokenizer: ids in the vocabulary, reported positions inside
+// the sequence, at most one per word for a tag model.
+void check_prediction_input(const std::string& path, const TaskData& task, int64_t max_len) {
+  for (const auto& input : read_prediction_input(path, task.head, *task.tokenizer, max_len, task.vocab, 256)) {
+    require(!input.ids.empty() && static_cast<int64_t>(input.ids.size()) <= max_len, "sequence length");
+    for (const auto id : input.ids) require(id >= 0 && id < task.vocab.size(), "id inside the vocabulary");
+    for (const auto j : input.reported) require(j >= 0 && j < static_cast<int64_t>(input.ids.size()), "reported");
+  }
+}
+}  // namespace
+
+int subword_formats(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  static MemoryFile file, model;
+  static const std::string model_path = model.hold(fixed_spm_model());
+  const uint8_t mode = data[0];
+  DataOptions o;
+  const char* formats[] = {"tsv_classify", "tsv_tag", "text_lm"};
+  o.task = TaskName(formats[static_cast<size_t>(mode & 3) % 3]);
+  o.tokenizer = TokenizerName("sentencepiece");
+  if (mode & 4) o.spm_model = model_path;     // else learned from the file
+  o.spm_vocab_size = 8 << ((mode >> 3) & 3);  // 8 to 64: often more than a small file supports
+  o.spm_model_type = (mode & 32) ? SubwordModel::bpe : SubwordModel::unigram;
+  o.spm_sample_lines = 64;
+  o.max_len = (mode & 64) ? 3 : 24;
+  o.max_line_bytes = 256;
+  o.train = file.hold(data + 1, size - 1);
+  if (mode & 128) o.valid = o.test = o.train;  // else split by ratio
   return answered(o.train, [&] {
     const auto task = load_task(o);
-    check_vocabulary(task.vocab);
-    const std::set<std::string> distinct(task.label_names.begin(), task.label_names.end());
-    require(distinct.size() == task.label_names.size() && !distinct.empty(), "labels are distinct");
-    const auto max_len = o.max_len;
-    for (const auto* d : {&task.train, &task.valid, &task.test}) {
-      check_dataset(*d, task.vocab.size(), task.num_classes(), max_len);
-    }
-    // The same file as evaluation reads it, labels optional.
-    const auto again = read_file(o.train, o, task.vocab, task.label_names, false);
-    check_dataset(again, task.vocab.size(), task.num_classes(), max_len);
+    check_file_task(o, task);
+    require(task.vocab.size() == kNumSpecialTokens + static_cast<int64_t>(task.tokenizer->pieces().size()),
+            "the vocabulary is the specials and the model's pieces");
+    // The model as a run and an export keep it tokenizes the same.
+    const auto saved = load_tokenizer(o.tokenizer, task.tokenizer->model_bytes(), o.train);
+    require(saved->pieces() == task.tokenizer->pieces(), "a saved model loads back with its pieces");
+    check_prediction_input(o.train, task, o.max_len);
   });
 }
 
@@ -210,24 +273,43 @@ int predict_input(const uint8_t* data, size_t size) {
     const auto sequences = read_prediction_input(path, head, *tokenizer, max_len, vocab, 256);
     require(!sequences.empty(), "something to predict");
     for (const auto& s : sequences) {
-      require(!s.empty() && static_cast<int64_t>(s.size()) <= max_len, "sequence length");
-      for (const auto id : s) require(id >= 0 && id < vocab.size(), "id inside the vocabulary");
+      require(!s.ids.empty() && static_cast<int64_t>(s.ids.size()) <= max_len, "sequence length");
+      require(s.reported.size() == s.ids.size(), "every position reported");
+      for (const auto id : s.ids) require(id >= 0 && id < vocab.size(), "id inside the vocabulary");
     }
   });
 }
 
+int tensorboard_events(const uint8_t* data, size_t size) {
+  const std::string bytes(reinterpret_cast<const char*>(data), size);
+  const auto read = read_event_records(bytes);
+  // The records read are the file's first bytes, whole; reading just those again finds the same and nothing more.
+  std::string kept;
+  for (const auto& r : read.records) kept += r.frame;
+  require(bytes.compare(0, kept.size(), kept) == 0, "records are the file's first bytes");
+  require(read.damaged == (kept.size() != bytes.size()), "damaged exactly when bytes are left over");
+  const auto again = read_event_records(kept);
+  require(!again.damaged && again.records.size() == read.records.size(), "the intact records read back alone");
+  return 0;
+}
+
 const std::vector<Target>& targets() {
-  static const std::vector<Target> all = {{"config", config},
-                                          {"text_formats", text_formats},
-                                          {"vocabulary", vocabulary},
-                                          {"checkpoint", checkpoint},
-                                          {"predict_input", predict_input}};
+  static const std::vector<Target> all = {
+      {"config", config},
+      {"text_formats", text_formats},
+      {"subword_formats", subword_formats},
+      {"vocabulary", vocabulary},
+      {"checkpoint", checkpoint},
+      {"predict_input", predict_input},
+      {"tensorboard_events", tensorboard_events}};
   return all;
 }
 
 void write_seed_checkpoint(const std::string& path) {
   auto& m = checkpoint_model();
-  save_checkpoint(path, *m.model, m.optimizer.get(), TrainingState{});
+  TrainingState state;
+  state.rank_generators = dropout_generator_state().unsqueeze(0);  // every key a checkpoint may hold
+  save_checkpoint(path, *m.model, m.optimizer.get(), state);
 }
 
 void load_seed_checkpoint(const std::string& path) {

@@ -15,12 +15,17 @@ namespace seqenc::fuzz {
 int config(const uint8_t* data, size_t size);
 // First byte: format, tokenizer, limits and splits (see fuzz_targets.cpp); the rest: a data file.
 int text_formats(const uint8_t* data, size_t size);
+// The same with data.tokenizer sentencepiece: first byte: format, a fixed model or one learned from the file
+// (vocabulary size, unigram or bpe), max_len and splits; the rest: a data file.
+int subword_formats(const uint8_t* data, size_t size);
 // A vocab.txt, then read again as a labels.txt.
 int vocabulary(const uint8_t* data, size_t size);
 // A checkpoint file, loaded into a small transformer and its Adam state.
 int checkpoint(const uint8_t* data, size_t size);
 // predict's input file, read with a small vocabulary; the first byte picks head and tokenizer.
 int predict_input(const uint8_t* data, size_t size);
+// A TensorBoard events file, as a resumed run reads it back to cut it at its checkpoint.
+int tensorboard_events(const uint8_t* data, size_t size);
 
 struct Target {
   const char* name;

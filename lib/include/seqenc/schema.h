@@ -4,6 +4,7 @@
 #pragma once
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <type_traits>
@@ -47,6 +48,9 @@ struct SchemaKey {
   std::vector<std::string> choices;             // empty: any value of the type
   std::function<bool(const std::string&)> set;  // from a scalar's text; false when it is not of the type
   std::function<ScalarValue()> get;
+  // A list of strings (a YAML sequence, or one item): set_list and get_list instead of set and get.
+  std::function<void(const std::vector<std::string>&)> set_list;
+  std::function<std::vector<std::string>()> get_list;
 };
 
 class Schema {
@@ -58,6 +62,8 @@ class Schema {
   // takes the registry's names as choices.
   template <typename T>
   void add(const std::string& key, T& field, const std::string& help, std::vector<std::string> choices = {});
+  // A key whose value is a list of strings.
+  void add(const std::string& key, std::vector<std::string>& field, const std::string& help);
 
   const SchemaKey* find(const std::string& key) const;
   const std::vector<SchemaKey>& keys() const { return keys_; }
@@ -82,6 +88,7 @@ class Schema {
   void add_key(SchemaKey key);
   bool is_section(const std::string& key) const;
   std::string set(const std::string& key, const YAML::Node& value);
+  std::string set_list(const SchemaKey& key, const YAML::Node& value);
   void walk(const YAML::Node& node, const std::string& prefix, std::vector<std::string>& problems,
             bool skip_unknown_sections);
   std::string suggestion(const std::string& key) const;
@@ -95,6 +102,8 @@ template <typename T>
 std::string Schema::type_name() {
   if constexpr (std::is_same_v<T, bool>)
     return "true or false";
+  else if constexpr (std::is_same_v<T, std::optional<bool>>)
+    return "true, false or auto";
   else if constexpr (std::is_same_v<T, std::string> || std::is_enum_v<T> || detail::is_choice<T>::value)
     return "a string";
   else if constexpr (std::is_floating_point_v<T>)
@@ -107,7 +116,7 @@ std::string Schema::type_name() {
 
 template <typename T>
 void Schema::add(const std::string& key, T& field, const std::string& help, std::vector<std::string> choices) {
-  SchemaKey k{key, type_name<T>(), help, std::move(choices), {}, {}};
+  SchemaKey k{key, type_name<T>(), help, std::move(choices), {}, {}, {}, {}};
   if constexpr (std::is_enum_v<T>) {
     k.choices = choice_names<T>();  // a closed choice is parsed here, once
     k.set = [&field](const std::string& text) {
@@ -122,6 +131,19 @@ void Schema::add(const std::string& key, T& field, const std::string& help, std:
       return true;
     };
     k.get = [&field] { return ScalarValue(field.name()); };
+  } else if constexpr (std::is_same_v<T, std::optional<bool>>) {  // auto: left to whatever decides otherwise
+    k.set = [&field](const std::string& text) {
+      bool value = false;
+      if (text == "auto") {
+        field.reset();
+      } else if (detail::parse_scalar(text, value)) {
+        field = value;
+      } else {
+        return false;
+      }
+      return true;
+    };
+    k.get = [&field] { return field ? ScalarValue(*field) : ScalarValue(std::string("auto")); };
   } else if constexpr (std::is_same_v<T, std::string>) {
     k.set = [&field](const std::string& text) {
       field = text;
@@ -131,7 +153,7 @@ void Schema::add(const std::string& key, T& field, const std::string& help, std:
   } else {
     static_assert(std::is_same_v<T, bool> || std::is_same_v<T, int64_t> || std::is_same_v<T, uint64_t> ||
                       std::is_same_v<T, double>,
-                  "a config key is a bool, int64_t, uint64_t, double, string, enum or Choice");
+                  "a config key is a bool, optional<bool>, int64_t, uint64_t, double, string, enum or Choice");
     k.set = [&field](const std::string& text) { return detail::parse_scalar(text, field); };
     k.get = [&field] { return ScalarValue(field); };
   }

@@ -18,6 +18,14 @@ void add_data_keys(Schema& s, DataOptions& d) {
   s.add("data.max_line_bytes", d.max_line_bytes, "longest line of a data file, in bytes; a longer one is an error");
   s.add("data.max_distinct_tokens", d.max_distinct_tokens,
         "distinct tokens counted exactly when building the vocabulary; past it the rarest are pruned (bounded memory)");
+  s.add("data.spm_model", d.spm_model,
+        "SentencePiece model file for data.tokenizer sentencepiece (empty: learn one from the training split)");
+  s.add("data.spm_vocab_size", d.spm_vocab_size, "pieces of a learned SentencePiece model, the 5 specials included");
+  s.add("data.spm_model_type", d.spm_model_type, "kind of SentencePiece model learned");
+  s.add("data.spm_character_coverage", d.spm_character_coverage,
+        "share of the training text's characters a learned model covers (0.98-1; the rest become <unk>)");
+  s.add("data.spm_sample_lines", d.spm_sample_lines,
+        "most training lines (4 KiB parts of longer ones) SentencePiece learns from, sampled with data.seed");
   s.add("data.max_len", d.max_len, "longest sequence; longer ones are truncated");
   s.add("data.seed", d.seed, "seed for synthetic data and file splits");
   s.add("data.train_size", d.train_size, "synthetic training examples");

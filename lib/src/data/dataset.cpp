@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "seqenc/data/task.h"
+#include "seqenc/data/tokenizer.h"
 #include "seqenc/strings.h"
 
 namespace seqenc {
@@ -40,6 +41,7 @@ std::vector<std::string> data_problems(const DataOptions& d) {
   } catch (const DataError& e) {
     p.push_back(e.what());
   }
+  for (auto& problem : tokenizer_problems(d)) p.push_back(std::move(problem));
   return p;
 }
 

@@ -48,4 +48,6 @@ TabSplit split_at_tab(const std::string& line, bool require_labels, const LineRe
   return split;
 }
 
+std::string text_before_tab(const std::string& line) { return line.substr(0, line.find('\t')); }
+
 }  // namespace seqenc

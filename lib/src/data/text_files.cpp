@@ -36,9 +36,9 @@ bool read_record(const std::string& line, const FileFormat& format, const Tokeni
 // Reads one file's examples (those of `split` when split >= 0) into token and label ids.
 class SplitReader {
  public:
-  SplitReader(const DataOptions& o, const FileFormat& format, const Vocabulary& vocab,
+  SplitReader(const DataOptions& o, const FileFormat& format, const Tokenizer& tokenizer, const Vocabulary& vocab,
               const std::vector<std::string>& labels)
-      : o_(o), format_(format), tokenizer_(make_tokenizer(o)), vocab_(vocab) {
+      : o_(o), format_(format), tokenizer_(tokenizer), vocab_(vocab) {
     for (size_t i = 0; i < labels.size(); ++i) label_ids_.emplace(labels[i], static_cast<int32_t>(i));
   }
 
@@ -52,7 +52,7 @@ class SplitReader {
     std::vector<int32_t> stream;  // lm: the split's tokens, <eos> after each line
     while (reader.next(line)) {
       if (split >= 0 && split_of(o_.seed, reader.number(), o_.valid_ratio, o_.test_ratio) != split) continue;
-      if (!read_record(line, format_, *tokenizer_, require_labels, reader, r)) continue;
+      if (!read_record(line, format_, tokenizer_, require_labels, reader, r)) continue;
       ++examples;
       if (format_.head == HeadKind::lm) {
         for (const auto& t : r.tokens) stream.push_back(static_cast<int32_t>(vocab_.id(t)));
@@ -81,6 +81,10 @@ class SplitReader {
     std::vector<int32_t> ids, labels;
     for (const auto& t : r.tokens) ids.push_back(static_cast<int32_t>(vocab_.id(t)));
     for (const auto& l : r.labels) {
+      if (l.empty()) {  // a word's later pieces
+        labels.push_back(static_cast<int32_t>(kIgnoreLabel));
+        continue;
+      }
       auto it = label_ids_.find(l);
       if (it == label_ids_.end()) reader.fail(format_.label_word + " '" + l + "' was not seen in training");
       labels.push_back(it->second);
@@ -102,25 +106,42 @@ class SplitReader {
 
   const DataOptions& o_;
   const FileFormat& format_;
-  std::shared_ptr<const Tokenizer> tokenizer_;
+  const Tokenizer& tokenizer_;
   const Vocabulary& vocab_;
   std::unordered_map<std::string, int32_t> label_ids_;
 };
 
-// Pass 1 of a load: token counts and label names from the training split only.
-void count_training_split(const DataOptions& o, const FileFormat& format, bool single_file, TokenCounts& counts,
-                          std::set<std::string>& labels) {
-  const auto tokenizer = make_tokenizer(o);
+// The training split's texts, for a tokenizer that learns a model from them.
+TextStream training_text(const DataOptions& o, const FileFormat& format, bool single_file) {
+  return [&o, &format, single_file](const std::function<void(const std::string&)>& text) {
+    LineReader reader(o.train, o.max_line_bytes);
+    std::string line;
+    while (reader.next(line)) {
+      if (trim(line).empty()) continue;
+      if (single_file && split_of(o.seed, reader.number(), o.valid_ratio, o.test_ratio) != 0) continue;
+      text(format.text ? format.text(line) : line);
+    }
+  };
+}
+
+// Pass 1 of a load: label names, and token counts unless the tokenizer has its own vocabulary, from the training
+// split only.
+void count_training_split(const DataOptions& o, const FileFormat& format, const Tokenizer& tokenizer, bool single_file,
+                          TokenCounts* counts, std::set<std::string>& labels) {
   LineReader reader(o.train, o.max_line_bytes);
   std::string line;
   Record r;
   int64_t examples = 0;
   while (reader.next(line)) {
-    if (!read_record(line, format, *tokenizer, true, reader, r)) continue;
+    if (!read_record(line, format, tokenizer, true, reader, r)) continue;
     ++examples;
     if (single_file && split_of(o.seed, reader.number(), o.valid_ratio, o.test_ratio) != 0) continue;
-    for (const auto& t : r.tokens) counts.add(t);
-    labels.insert(r.labels.begin(), r.labels.end());
+    if (counts) {
+      for (const auto& t : r.tokens) counts->add(t);
+    }
+    for (const auto& l : r.labels) {
+      if (!l.empty()) labels.insert(l);
+    }
     if (static_cast<int64_t>(labels.size()) > kMaxLabels) {
       reader.fail("more than " + std::to_string(kMaxLabels) + " distinct labels (is the label column right?)");
     }
@@ -130,11 +151,12 @@ void count_training_split(const DataOptions& o, const FileFormat& format, bool s
 
 }  // namespace
 
-Dataset read_file(const std::string& path, const DataOptions& options, const Vocabulary& vocab,
-                  const std::vector<std::string>& label_names, bool require_labels, int split) {
+Dataset read_file(const std::string& path, const DataOptions& options, const Tokenizer& tokenizer,
+                  const Vocabulary& vocab, const std::vector<std::string>& label_names, bool require_labels,
+                  int split) {
   const auto spec = task_spec(options.task);
   if (!spec.format) throw DataError("data.task: " + options.task.name() + " is synthetic; it reads no files");
-  SplitReader reader(options, *spec.format, vocab, label_names);
+  SplitReader reader(options, *spec.format, tokenizer, vocab, label_names);
   return reader.read(path, split, require_labels);
 }
 
@@ -146,15 +168,18 @@ TaskData load_file_task(const DataOptions& o, const FileFormat& format) {
   task.head = format.head;
   task.causal = task.head == HeadKind::lm;
 
+  task.tokenizer = make_tokenizer(o, training_text(o, format, single_file));
+  const auto pieces = task.tokenizer->pieces();
   TokenCounts counts(o.max_distinct_tokens);
   std::set<std::string> labels;
-  count_training_split(o, format, single_file, counts, labels);
-  task.vocab = Vocabulary::build(counts.in_first_use_order(), o.min_freq, o.max_vocab);
+  count_training_split(o, format, *task.tokenizer, single_file, pieces.empty() ? &counts : nullptr, labels);
+  task.vocab = pieces.empty() ? Vocabulary::build(counts.in_first_use_order(), o.min_freq, o.max_vocab)
+                              : Vocabulary::with_pieces(pieces);
   task.label_names =
       task.head == HeadKind::lm ? task.vocab.tokens() : std::vector<std::string>(labels.begin(), labels.end());
 
   // Pass 2: encode each split.
-  SplitReader reader(o, format, task.vocab, task.label_names);
+  SplitReader reader(o, format, *task.tokenizer, task.vocab, task.label_names);
   task.train = reader.read(o.train, single_file ? 0 : -1, true);
   task.valid = reader.read(single_file ? o.train : o.valid, single_file ? 1 : -1, true);
   task.test = reader.read(single_file ? o.train : o.test, single_file ? 2 : -1, true);

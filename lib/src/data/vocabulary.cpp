@@ -14,6 +14,8 @@ namespace {
 const std::vector<std::string> kSpecials = {"<pad>", "<unk>", "<bos>", "<eos>", "<cls>"};
 }
 
+const std::vector<std::string>& special_tokens() { return kSpecials; }
+
 Vocabulary::Vocabulary() {
   for (const auto& s : kSpecials) add(s);
 }
@@ -36,6 +38,15 @@ Vocabulary Vocabulary::build(const std::vector<std::pair<std::string, int64_t>>&
   for (size_t i : order) {
     if (v.size() >= max_size || counts[i].second < min_freq) break;
     v.add(counts[i].first);
+  }
+  return v;
+}
+
+Vocabulary Vocabulary::with_pieces(const std::vector<std::string>& pieces) {
+  Vocabulary v;
+  for (const auto& piece : pieces) {
+    if (v.contains(piece)) throw DataError("the tokenizer's piece '" + piece + "' is a special token or repeats");
+    v.add(piece);
   }
   return v;
 }

@@ -16,6 +16,12 @@ void add_model_keys(Schema& s, EncoderOptions& m, Pooling& pooling) {
   s.add("model.recipe", m.recipe,
         "default: what docs/recipes.md measured to learn (transformer: embeddings N(0, 1/d), P never dropped, "
         "train.lr 0.003 and model.dropout 0 where unset); book: the section's model exactly");
+  s.add("model.scaled_embeddings", m.scaled_embeddings,
+        "transformer: token embeddings drawn N(0, 1/d) and not multiplied by sqrt(d); auto: as model.recipe says "
+        "(default: true, book: false)");
+  s.add("model.drop_positions", m.drop_positions,
+        "transformer: dropout on X + P, as the book does, rather than on X alone; auto: as model.recipe says "
+        "(book: true, default: false)");
   s.add("model.attention", m.attention,
         "attention kernel: fused (memory-linear), reference (the book's, keeps the weights), sdpa (LibTorch 2.x's), or "
         "auto: the fastest on this machine where it applies");

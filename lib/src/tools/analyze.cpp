@@ -111,6 +111,8 @@ struct Report {
   fs::path dir;
   std::ostringstream out;  // report.md is written whole at the end (write_file_atomic): never half a report
   StopReason stop_reason = StopReason::completed;  // of the comparison, when it did not finish
+  std::vector<std::string> failures{};             // of the recipe study's runs
+  bool resume = false;                             // continuing an analysis that stopped
 
   std::string path(const std::string& file) const { return (dir / file).string(); }
   void image(const std::string& file, const std::string& caption, bool ok) {
@@ -259,7 +261,7 @@ std::string distance_section(Report& r, const TrainControl& control) {
   TrainControl quiet = control;
   quiet.quiet = true;
   const auto dir = r.dir / "compare";
-  auto result = compare(r.config, default_comparison(), dir.string(), quiet);
+  auto result = compare(r.config, default_comparison(), dir.string(), quiet, r.resume);
   if (!result.finished()) {
     r.stop_reason = result.runs.back().outcome.stop_reason;
     r.out << "Stopped: the comparison ended with " << name_of(r.stop_reason) << "; the report ends here.\n";
@@ -327,20 +329,25 @@ void positional_encoding_section(Report& r) {
 
 std::string steps_text(int64_t steps) { return steps < 0 ? std::string("—") : std::to_string(steps); }
 
-void recipe_section(Report& r, const TrainControl& control) {
+void recipe_section(Report& r, const TrainControl& control, RunLauncher* launcher, SweepControl sweep) {
   r.out << "## 7. Recipes: why the book's transformer fails local tasks\n\n";
   if (!r.config.analyze.recipes) {
     r.out << "Skipped (analyze.recipes: false).\n\n";
     return;
   }
-  spdlog::info("analyze: 7/7 the recipe study");
+  spdlog::info("analyze: 7/7 the recipe study, {} runs at a time", std::max(1, sweep.jobs));
   TrainControl quiet = control;
   quiet.quiet = true;
+  InProcessLauncher here(quiet);
+  if (!sweep.stop_requested) sweep.stop_requested = control.stop_requested;
   const auto study =
-      run_recipe_study((r.dir / "recipes").string(), r.config.analyze.recipe_steps, r.config.train.threads, quiet);
-  if (study.stop_reason != StopReason::completed) {
+      run_recipe_study((r.dir / "recipes").string(), r.config.analyze.recipe_steps, launcher ? *launcher : here, sweep);
+  if (study.stop_reason != StopReason::completed || !study.failures.empty()) {
     r.stop_reason = study.stop_reason;
-    r.out << "Stopped: " << name_of(study.stop_reason) << ".\n";
+    r.failures = study.failures;
+    r.out << (study.failures.empty() ? "Stopped: " + name_of(study.stop_reason)
+                                     : "Failed runs: " + join(study.failures, "; "))
+          << ". Run the same command again to continue the study.\n";
     return;
   }
   r.out << fmt::format(
@@ -427,13 +434,30 @@ void attention_section(Report& r, const std::string& comparison_dir) {
 
 }  // namespace
 
-AnalysisOutcome write_analysis(const ToolConfig& config, const std::string& out_dir, const TrainControl& control) {
+namespace {
+// An out_dir with a config.yaml and no report holds an analysis that stopped: the same configuration continues it.
+bool continues(const ToolConfig& config, const fs::path& dir) {
+  if (fs::exists(dir / "report.md")) throw ConfigError(dir.string() + " already holds a report; choose another --out");
+  if (!fs::exists(dir / "config.yaml")) return false;
+  std::string problem;
+  const auto text = read_whole_file(dir / "config.yaml", &problem);
+  const auto yaml = to_yaml(config, recipe_keys_unset(config));
+  if (text.size() < yaml.size() || text.compare(text.size() - yaml.size(), yaml.size(), yaml) != 0)
+    throw ConfigError(dir.string() + " holds an unfinished analysis of another configuration; choose another --out");
+  return true;
+}
+}  // namespace
+
+AnalysisOutcome write_analysis(const ToolConfig& config, const std::string& out_dir, const TrainControl& control,
+                               RunLauncher* launcher, const SweepControl& sweep) {
   if (auto problems = tool_config_problems(config); !problems.empty())
     throw ConfigError("configuration: " + join(problems, "; "));
   const fs::path dir(out_dir);
-  if (fs::exists(dir / "report.md")) throw ConfigError(out_dir + " already holds a report; choose another --out");
+  const bool resume = continues(config, dir);
   fs::create_directories(dir);
   Report report{config, dir, {}};
+  report.resume = resume;
+  if (resume) spdlog::info("analyze: continuing the analysis in {}", out_dir);
   report.out << "# seqenc analyze: the section's comparison, measured\n\n";
   report.out << fmt::format(
       "LibTorch {}.{}, {} intra-op thread(s), timings in {} (`train.precision`). Reproduce with `seqenc analyze "
@@ -447,10 +471,13 @@ AnalysisOutcome write_analysis(const ToolConfig& config, const std::string& out_
   if (report.stop_reason == StopReason::completed) {
     positional_encoding_section(report);
     attention_section(report, comparison_dir);
-    recipe_section(report, control);
+    recipe_section(report, control, launcher, sweep);
+  }
+  if (report.stop_reason != StopReason::completed || !report.failures.empty()) {
+    return {"", report.stop_reason, report.failures};  // no report.md: the same command continues
   }
   write_file_atomic(dir / "report.md", report.out.str());
-  return {(dir / "report.md").string(), report.stop_reason};
+  return {(dir / "report.md").string(), report.stop_reason, {}};
 }
 
 }  // namespace seqenc

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include "seqenc/data/tokenizer.h"
 #include "seqenc/files.h"
 #include "seqenc/nn/torchscript.h"
 #include "seqenc/train/run.h"
@@ -48,13 +49,18 @@ void save_scripted(torch::jit::Module& module, const ExportMetadata& meta, const
                          {"head", meta.head},
                          {"tokenizer", meta.tokenizer},
                          {"max_len", meta.max_len},
+                         {"word_tags", meta.word_tags},
                          {"vocab", meta.vocab},
                          {"labels", meta.labels}};
   std::string vocab, labels;
   for (const auto& v : meta.vocab) vocab += v + "\n";
   for (const auto& l : meta.labels) labels += l + "\n";
-  torch::jit::ExtraFilesMap extra = {
-      {"seqenc.json", info.dump()}, {"config.yaml", meta.config_yaml}, {"vocab.txt", vocab}, {"labels.txt", labels}};
+  torch::jit::ExtraFilesMap extra = {{"config.yaml", meta.config_yaml}, {"vocab.txt", vocab}, {"labels.txt", labels}};
+  if (!meta.tokenizer_model_file.empty()) {
+    info["tokenizer_model"] = meta.tokenizer_model_file;
+    extra[meta.tokenizer_model_file] = meta.tokenizer_model;
+  }
+  extra["seqenc.json"] = info.dump();
   std::ostringstream bytes;
   module.save(bytes, extra);
   write_file_atomic(path, bytes.str());  // WriteError naming the file and the cause; an old file stays whole
@@ -70,6 +76,11 @@ void export_run(const std::string& run_dir, const std::string& out_path, Checkpo
   meta.vocab = run.task.vocab.tokens();
   meta.labels = run.task.label_names;
   meta.config_yaml = to_yaml(run.config);
+  if (run.task.tokenizer) {  // a file task's
+    meta.tokenizer_model_file = tokenizer_model_file(run.config.data.tokenizer);
+    meta.tokenizer_model = run.task.tokenizer->model_bytes();
+    meta.word_tags = run.task.head == HeadKind::tag && run.task.tokenizer->splits_words();
+  }
   auto module = script_model(*run.model, meta);
   const auto parent = std::filesystem::path(out_path).parent_path();
   std::error_code error;

@@ -72,16 +72,26 @@ std::string heatmap_body(const HeatMap& m, const std::string& block) {
 bool plot_lines(const LinePlot& p, const std::string& png_path) {
   std::ostringstream s;
   s << header(png_path, 900, 560);
+  auto errors = [&p](size_t i) { return i < p.yerr.size() && !p.yerr[i].empty() ? &p.yerr[i] : nullptr; };
   for (size_t i = 0; i < p.series.size(); ++i) {
     s << "$d" << i << " << EOD\n";
     const auto& series = p.series[i];
     for (size_t k = 0; k < series.x.size() && k < series.y.size(); ++k) {
-      if (std::isfinite(series.x[k]) && std::isfinite(series.y[k])) s << series.x[k] << " " << series.y[k] << "\n";
+      if (!std::isfinite(series.x[k]) || !std::isfinite(series.y[k])) continue;
+      s << series.x[k] << " " << series.y[k];
+      if (const auto* e = errors(i)) s << " " << (k < e->size() ? (*e)[k] : 0.0);
+      s << "\n";
     }
     s << "EOD\n";
   }
-  s << "set title " << quoted(p.title) << "\nset xlabel " << quoted(p.xlabel) << "\nset ylabel " << quoted(p.ylabel)
-    << "\nset grid\nset key outside right top\n";
+  // noenhanced: names such as model.num_layers keep their underscores (enhanced text would subscript them).
+  s << "set title " << quoted(p.title) << " noenhanced\nset xlabel " << quoted(p.xlabel) << " noenhanced\nset ylabel "
+    << quoted(p.ylabel) << " noenhanced\nset grid\nset key outside right top\n";
+  if (!p.xtics.empty()) {
+    s << "set xtics noenhanced (";
+    for (size_t i = 0; i < p.xtics.size(); ++i) s << (i ? ", " : "") << quoted(p.xtics[i]) << " " << i;
+    s << ")\nset xrange [-0.5:" << p.xtics.size() - 0.5 << "]\n";
+  }
   if (p.logx) s << "set logscale x 2\n";
   if (p.logy) s << "set logscale y\n";
   if (std::isfinite(p.ymin) || std::isfinite(p.ymax)) {
@@ -90,7 +100,8 @@ bool plot_lines(const LinePlot& p, const std::string& png_path) {
   }
   s << "plot ";
   for (size_t i = 0; i < p.series.size(); ++i) {
-    s << (i ? ", " : "") << "$d" << i << " using 1:2 with " << p.style << " lw 2 title " << quoted(p.series[i].title);
+    s << (i ? ", " : "") << "$d" << i << (errors(i) ? " using 1:2:3 with yerrorlines" : " using 1:2 with " + p.style)
+      << " lw 2 title " << quoted(p.series[i].title) << " noenhanced";
   }
   s << "\n";
   return run_gnuplot(s.str(), png_path);

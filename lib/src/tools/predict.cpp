@@ -43,17 +43,33 @@ struct ExportInfo {
   Vocabulary vocab;
 };
 
-ExportInfo export_info(const std::string& path, const nlohmann::json& info) {
+// The export's tokenizer: one with a model loads the model the export carries, which must give its vocabulary.
+std::shared_ptr<const Tokenizer> export_tokenizer(const std::string& path, const nlohmann::json& info,
+                                                  const torch::jit::ExtraFilesMap& extra, const Vocabulary& vocab) {
+  DataOptions data;
+  data.tokenizer = TokenizerName(info.value("tokenizer", ""));
+  const auto model_file = tokenizer_model_file(data.tokenizer);
+  if (model_file.empty()) return make_tokenizer(data);
+  const auto model = extra.find(model_file);
+  if (info.value("tokenizer_model", "") != model_file || model == extra.end() || model->second.empty()) {
+    throw ExportError(path + ": no " + model_file + " inside for tokenizer " + data.tokenizer.name());
+  }
+  auto tokenizer = load_tokenizer(data.tokenizer, model->second, path + ": " + model_file);
+  if (Vocabulary::with_pieces(tokenizer->pieces()).tokens() != vocab.tokens()) {
+    throw ExportError(path + ": " + model_file + " does not match the vocabulary in seqenc.json");
+  }
+  return tokenizer;
+}
+
+ExportInfo export_info(const std::string& path, const nlohmann::json& info, const torch::jit::ExtraFilesMap& extra) {
   try {
     const auto head = parse_choice<HeadKind>(info.value("head", ""));
     if (!head) throw ExportError(path + ": unknown head in seqenc.json");
-    DataOptions data;
-    data.tokenizer = TokenizerName(info.value("tokenizer", ""));
-    const auto tokenizer = make_tokenizer(data);
     const auto max_len = info.at("max_len").get<int64_t>();
     if (max_len < 1) throw ExportError(path + ": max_len " + std::to_string(max_len) + " in seqenc.json");
-    return {*head, tokenizer, max_len, info.at("labels").get<std::vector<std::string>>(),
-            Vocabulary(info.at("vocab").get<std::vector<std::string>>())};
+    Vocabulary vocab(info.at("vocab").get<std::vector<std::string>>());
+    auto tokenizer = export_tokenizer(path, info, extra, vocab);
+    return {*head, tokenizer, max_len, info.at("labels").get<std::vector<std::string>>(), std::move(vocab)};
   } catch (const nlohmann::json::exception& e) {
     throw ExportError(path + ": damaged seqenc.json (" + e.what() + ")");
   } catch (const DataError& e) {
@@ -62,16 +78,16 @@ ExportInfo export_info(const std::string& path, const nlohmann::json& info) {
 }
 
 // Predicts sequences [start, end) as one padded batch, appending to out.
-void predict_batch(torch::jit::Module& module, const ExportInfo& e, const std::vector<std::vector<int64_t>>& sequences,
+void predict_batch(torch::jit::Module& module, const ExportInfo& e, const std::vector<PredictionInput>& sequences,
                    size_t start, size_t end, Precision precision, std::vector<Prediction>& out) {
   int64_t n = 1;
-  for (size_t i = start; i < end; ++i) n = std::max<int64_t>(n, static_cast<int64_t>(sequences[i].size()));
+  for (size_t i = start; i < end; ++i) n = std::max<int64_t>(n, static_cast<int64_t>(sequences[i].ids.size()));
   auto tokens = torch::full({static_cast<int64_t>(end - start), n}, kPadId, torch::kLong);
   auto lens = torch::empty({static_cast<int64_t>(end - start)}, torch::kLong);
   for (size_t i = start; i < end; ++i) {
-    const auto b = static_cast<int64_t>(i - start), len = static_cast<int64_t>(sequences[i].size());
+    const auto b = static_cast<int64_t>(i - start), len = static_cast<int64_t>(sequences[i].ids.size());
     lens[b] = len;
-    tokens[b].slice(0, 0, len).copy_(torch::tensor(sequences[i], torch::kLong));
+    tokens[b].slice(0, 0, len).copy_(torch::tensor(sequences[i].ids, torch::kLong));
   }
   torch::Tensor logits;
   {
@@ -95,7 +111,7 @@ void predict_batch(torch::jit::Module& module, const ExportInfo& e, const std::v
       auto row = probs[b].contiguous();
       p.distribution.emplace_back(row.data_ptr<double>(), row.data_ptr<double>() + row.numel());
     } else {
-      for (int64_t j = 0; j < static_cast<int64_t>(sequences[i].size()); ++j) {
+      for (const int64_t j : sequences[i].reported) {
         p.labels.push_back(e.labels.at(static_cast<size_t>(index_p[b * row + j])));
         p.probabilities.push_back(best_p[b * row + j]);
       }
@@ -106,20 +122,28 @@ void predict_batch(torch::jit::Module& module, const ExportInfo& e, const std::v
 
 }  // namespace
 
-std::vector<std::vector<int64_t>> read_prediction_input(const std::string& path, HeadKind head,
-                                                        const Tokenizer& tokenizer, int64_t max_len,
-                                                        const Vocabulary& vocab, int64_t max_line_bytes) {
+std::vector<PredictionInput> read_prediction_input(const std::string& path, HeadKind head, const Tokenizer& tokenizer,
+                                                   int64_t max_len, const Vocabulary& vocab, int64_t max_line_bytes) {
   LineReader reader(path, max_line_bytes);
-  std::vector<std::vector<int64_t>> sequences;
+  std::vector<PredictionInput> sequences;
   std::string line;
+  const bool words = head == HeadKind::tag && tokenizer.splits_words();
+  std::vector<int64_t> first_pieces;
   while (reader.next(line)) {
     const auto text = head == HeadKind::lm ? line : line.substr(0, line.find('\t'));  // labels, if any, are ignored
-    auto tokens = tokenizer.tokenize(text);
+    auto tokens = words ? tokenize_words(tokenizer, text, first_pieces) : tokenizer.tokenize(text);
     if (tokens.empty()) continue;
     if (static_cast<int64_t>(tokens.size()) > max_len) tokens.resize(static_cast<size_t>(max_len));
-    std::vector<int64_t> ids;
-    for (const auto& t : tokens) ids.push_back(vocab.id(t));
-    sequences.push_back(std::move(ids));
+    PredictionInput input;
+    for (const auto& t : tokens) input.ids.push_back(vocab.id(t));
+    for (int64_t j = 0; j < static_cast<int64_t>(tokens.size()); ++j) input.reported.push_back(j);
+    if (words) {
+      input.reported.clear();
+      for (const auto j : first_pieces) {
+        if (j < max_len) input.reported.push_back(j);
+      }
+    }
+    sequences.push_back(std::move(input));
   }
   if (sequences.empty()) throw DataError(path + ": no lines to predict");
   return sequences;
@@ -136,6 +160,9 @@ std::vector<Prediction> predict_file(const std::string& model_path, const std::s
   problem = torch_format_problem(bytes);  // LibTorch's own refusal is a trace about its reader
   if (!problem.empty()) throw ExportError(model_path + ": " + problem);
   torch::jit::ExtraFilesMap extra = {{"seqenc.json", ""}};
+  for (const auto& name : tokenizer_names()) {
+    if (auto file = tokenizer_model_file(TokenizerName(name)); !file.empty()) extra[file] = "";
+  }
   torch::jit::Module module;
   try {
     std::istringstream in(bytes);
@@ -150,7 +177,7 @@ std::vector<Prediction> predict_file(const std::string& model_path, const std::s
     throw ExportError(model_path + ": not a seqenc export (no seqenc.json inside)");
   }
   check_export_format(model_path, info);
-  const auto e = export_info(model_path, info);
+  const auto e = export_info(model_path, info, extra);
   if (class_names) *class_names = e.labels;
 
   const auto sequences = read_prediction_input(input_path, e.head, *e.tokenizer, e.max_len, e.vocab);

@@ -10,6 +10,7 @@ void add_tool_keys(Schema& schema, ToolConfig& config) {
   add_run_keys(schema, config);
   add_bench_keys(schema, config.bench);
   add_analyze_keys(schema, config.analyze);
+  add_sweep_keys(schema, config.sweep);
 }
 
 ToolConfig load_tool_config(const std::string& path, const std::vector<std::string>& overrides) {
@@ -27,6 +28,7 @@ std::vector<std::string> tool_config_problems(const ToolConfig& config) {
   auto p = config_problems(config);
   for (auto& more : bench_problems(config.bench)) p.push_back(std::move(more));
   for (auto& more : analyze_problems(config.analyze)) p.push_back(std::move(more));
+  for (auto& more : sweep_problems(config.sweep)) p.push_back(std::move(more));
   return p;
 }
 

@@ -130,6 +130,15 @@ void check_shapes(const std::string& path, const torch::nn::Module& model, torch
       path, differences.front(),
       differences.size() > 1 ? fmt::format(" (and {} more difference(s))", differences.size() - 1) : ""));
 }
+// Each rank's generator state, one row per rank of the checkpoint's world size, each as long as this LibTorch's.
+torch::Tensor checked_generators(const std::string& path, const torch::Tensor& t, int64_t world_size) {
+  const auto length = at::detail::getDefaultCPUGenerator().get_state().numel();
+  if (t.dim() != 2 || t.scalar_type() != torch::kByte || t.size(0) != world_size || t.size(1) != length) {
+    throw CheckpointError(fmt::format("{}: damaged checkpoint (rank_cpu_rng is {} {}, expected Byte [{}, {}])", path,
+                                      c10::toString(t.scalar_type()), shape_of(t), world_size, length));
+  }
+  return t;
+}
 }  // namespace
 
 void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
@@ -160,6 +169,7 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::o
   archive.write("global_batch_size", scalar(s.global_batch_size));
   // Dropout draws from the default CPU generator; restoring it makes resumed runs identical.
   archive.write("cpu_rng", at::detail::getDefaultCPUGenerator().get_state());
+  if (s.rank_generators.defined()) archive.write("rank_cpu_rng", s.rank_generators);
 
   // Through a temporary file, fsync, rename and fsync of the directory: a kill at any moment leaves the
   // previous checkpoint or this one, and a full disk leaves the previous one (WriteError naming the cause).
@@ -220,6 +230,9 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
     torch::Tensor value;  // absent from checkpoints written before data parallelism
     if (archive.try_read("world_size", value)) s.world_size = value.item<int64_t>();
     if (archive.try_read("global_batch_size", value)) s.global_batch_size = value.item<int64_t>();
+    torch::Tensor generators;  // absent before exact multi-rank resume
+    if (archive.try_read("rank_cpu_rng", generators))
+      s.rank_generators = checked_generators(path, generators, s.world_size);
     if (optimizer) {
       at::Generator generator = at::detail::getDefaultCPUGenerator();  // a handle to the shared generator
       generator.set_state(get("cpu_rng"));

@@ -44,6 +44,20 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   return config;
 }
 
+namespace {
+// train.tensorboard_hparams names keys of the run's configuration.
+std::vector<std::string> hparams_problems(const Config& config) {
+  Config copy = config;
+  Schema schema;
+  add_run_keys(schema, copy);
+  std::vector<std::string> p;
+  for (const auto& key : split_list(config.train.tensorboard_hparams)) {
+    if (!schema.find(key)) p.push_back("train.tensorboard_hparams: '" + key + "' is not a key of the run");
+  }
+  return p;
+}
+}  // namespace
+
 std::vector<std::string> config_problems(const Config& c) {
   std::vector<std::string> p;
   auto add_all = [&p](std::vector<std::string> more) { p.insert(p.end(), more.begin(), more.end()); };
@@ -59,6 +73,7 @@ std::vector<std::string> config_problems(const Config& c) {
   add_all(head_problems({HeadKind::classify, 2, c.pooling}, causal));
   add_all(data_problems(c.data));
   add_all(train_problems(c.train));
+  add_all(hparams_problems(c));
   return p;
 }
 

@@ -1,6 +1,7 @@
 #include "seqenc/train/distributed.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,9 +11,11 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <regex>
 #include <thread>
 
 #include <fmt/format.h>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/csrc/distributed/c10d/reducer.hpp>
@@ -53,6 +56,36 @@ std::string hostname() {
   char buf[256] = {};
   gethostname(buf, sizeof buf - 1);
   return buf;
+}
+
+// This machine's address on the route toward host (the kernel's choice; connecting a UDP socket sends nothing),
+// or "" when it cannot tell (an IPv6 master, a name that does not resolve).
+std::string address_toward(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), "9", &hints, &found) != 0 || !found) return "";
+  std::string out;
+  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in local{};
+  socklen_t len = sizeof local;
+  char text[INET_ADDRSTRLEN] = {};
+  if (fd >= 0 && connect(fd, found->ai_addr, found->ai_addrlen) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0 &&
+      inet_ntop(AF_INET, &local.sin_addr, text, sizeof text)) {
+    out = text;
+  }
+  if (fd >= 0) close(fd);
+  freeaddrinfo(found);
+  return out;
+}
+
+// The peer address in one of Gloo's errors ("Connection closed by peer [169.254.0.2]:41234"), or "".
+std::string peer_address(const std::string& why) {
+  static const std::regex bracketed(R"(\[([0-9a-fA-F:.]+)\]:[0-9]+)");
+  std::smatch m;
+  return std::regex_search(why, m, bracketed) ? m[1].str() : "";
 }
 
 // A local process that has exited (gone, or a zombie not yet reaped).
@@ -126,101 +159,139 @@ std::vector<std::vector<size_t>> bucket_tensors(const std::vector<torch::Tensor>
   return buckets;
 }
 
+// Where each rank runs, for naming the one that went away.
+struct Peer {
+  std::string host, address;
+  long pid = 0;
+};
+
 struct ProcessGroup::Impl {
   DistOptions options;
-  c10::intrusive_ptr<c10d::TCPStore> store;
+  c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::ProcessGroup> group;
-  std::vector<std::pair<std::string, long>> peers;  // (host, pid) of each rank
+  std::vector<Peer> peers;  // by rank
+  std::string address;      // this rank's, toward the master
   CommStats stats;
 
   std::string where() const { return fmt::format("{}:{}", options.master_addr, options.master_port); }
+  double timeout_s() const { return static_cast<double>(options.timeout.count()) / 1000; }
 
-  void connect_store() {
+  c10::intrusive_ptr<c10d::TCPStore> open_store(bool serve) const {
     c10d::TCPStoreOptions o;
     o.port = static_cast<uint16_t>(options.master_port);
-    o.isServer = options.rank == 0;
+    o.isServer = serve;
     o.numWorkers = static_cast<size_t>(options.world_size);
-    o.waitWorkers = true;
+    o.waitWorkers = !options.agent_store;  // the launcher's store outlives the workers: nothing to wait for there
     o.timeout = options.timeout;
-    const double timeout_s = static_cast<double>(options.timeout.count()) / 1000;
+    return c10::make_intrusive<c10d::TCPStore>(options.master_addr, o);
+  }
+
+  void connect_store() {
     try {
-      store = c10::make_intrusive<c10d::TCPStore>(options.master_addr, o);
+      if (!options.agent_store) {
+        store = open_store(options.rank == 0);
+        return;
+      }
+      store = c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + std::to_string(options.attempt),
+                                                     open_store(false));
     } catch (const std::exception& e) {
-      const std::string why = first_line(e.what()), l = lower(why);
-      if (options.rank == 0 && (l.find("in use") != std::string::npos || l.find("listen") != std::string::npos ||
-                                l.find("bind") != std::string::npos)) {
-        throw ConfigError(fmt::format(
-            "MASTER_PORT {}: rank 0 cannot serve the rendezvous on {} (the port is in use or the address is not "
-            "this machine's); choose another --master-port ({})",
-            options.master_port, where(), why));
-      }
-      if (options.rank == 0) {
-        throw ConfigError(
-            fmt::format("rank 0: not every one of the {} ranks joined the rendezvous at {} within {} s ({})",
-                        options.world_size, where(), timeout_s, why));
-      }
-      throw ConfigError(fmt::format(
-          "rank {}: cannot reach the master at {} within {} s; check MASTER_ADDR / MASTER_PORT (--master-addr, "
-          "--master-port) and that rank 0 is running ({})",
-          options.rank, where(), timeout_s, why));
+      throw store_error(first_line(e.what()));
     }
   }
 
-  void create_group() {
-    auto o = c10d::ProcessGroupGloo::Options::create(options.timeout);
-    if (!options.interface.empty()) {
-      o->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(options.interface));
-    } else if (is_loopback(options.master_addr)) {
-      o->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
-    } else {
-      o->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+  ConfigError store_error(const std::string& why) const {
+    const auto l = lower(why);
+    if (options.rank == 0 && !options.agent_store &&
+        (l.find("in use") != std::string::npos || l.find("listen") != std::string::npos ||
+         l.find("bind") != std::string::npos)) {
+      return ConfigError(fmt::format(
+          "MASTER_PORT {}: rank 0 cannot serve the rendezvous on {} (the port is in use or the address is not this "
+          "machine's); choose another --master-port ({})",
+          options.master_port, where(), why));
     }
+    if (options.rank == 0 && !options.agent_store) {
+      return ConfigError(
+          fmt::format("rank 0: not every one of the {} ranks joined the rendezvous at {} within {} s ({})",
+                      options.world_size, where(), timeout_s(), why));
+    }
+    return ConfigError(fmt::format(
+        "rank {}: cannot reach the master at {} within {} s; check MASTER_ADDR / MASTER_PORT (--master-addr, "
+        "--master-port) and that rank 0 is running ({})",
+        options.rank, where(), timeout_s(), why));
+  }
+
+  // GLOO_SOCKET_IFNAME's interface; else the loopback for a loopback master, else this machine's address on the
+  // route toward the master (the interface the ranks of other machines reach it by), else the host name's.
+  std::shared_ptr<::gloo::transport::Device> device() const {
+    if (!options.interface.empty()) return c10d::ProcessGroupGloo::createDeviceForInterface(options.interface);
+    if (is_loopback(options.master_addr)) return c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1");
+    if (!address.empty()) return c10d::ProcessGroupGloo::createDeviceForHostname(address);
+    return c10d::ProcessGroupGloo::createDefaultDevice();
+  }
+
+  void create_group() {
+    address = is_loopback(options.master_addr) ? "127.0.0.1" : address_toward(options.master_addr);
+    auto o = c10d::ProcessGroupGloo::Options::create(options.timeout);
     o->threads = 2;
     try {
+      o->devices.push_back(device());
       group = compat::gloo_process_group<c10d::ProcessGroup, c10d::ProcessGroupGloo>(store, options.rank,
                                                                                      options.world_size, o);
     } catch (const std::exception& e) {
       throw ConfigError(fmt::format("rank {}: the Gloo process group did not form within {} s ({})", options.rank,
-                                    static_cast<double>(options.timeout.count()) / 1000, first_line(e.what())));
+                                    timeout_s(), first_line(e.what())));
     }
   }
 
   void exchange_peers() {
-    store->set("seqenc/pid/" + std::to_string(options.rank), bytes_of(hostname() + " " + std::to_string(getpid())));
+    store->set("seqenc/peer/" + std::to_string(options.rank),
+               bytes_of(fmt::format("{} {} {}", getpid(), address.empty() ? "-" : address, hostname())));
     for (int r = 0; r < options.world_size; ++r) {
-      const auto entry = string_of(store->get("seqenc/pid/" + std::to_string(r)));
-      const auto space = entry.rfind(' ');
-      peers.emplace_back(entry.substr(0, space), std::stol(entry.substr(space + 1)));
+      const auto entry = string_of(store->get("seqenc/peer/" + std::to_string(r)));
+      const auto first = entry.find(' '), second = entry.find(' ', first + 1);
+      peers.push_back(
+          {entry.substr(second + 1), entry.substr(first + 1, second - first - 1), std::stol(entry.substr(0, first))});
     }
   }
 
-  // The ranks that have gone, as far as this machine can tell.
-  std::string failed_ranks() const {
-    if (options.world_size == 2) return "rank " + std::to_string(1 - options.rank);
+  // The local ranks whose process has gone (a kill is seen at once; a zombie may take a moment).
+  std::vector<std::string> gone_here() const {
     const auto here = hostname();
     std::vector<std::string> gone;
     for (int attempt = 0; attempt < 20 && gone.empty(); ++attempt) {
       if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
       for (int r = 0; r < options.world_size; ++r) {
-        if (r != options.rank && peers[static_cast<size_t>(r)].first == here &&
-            process_gone(peers[static_cast<size_t>(r)].second)) {
-          gone.push_back(std::to_string(r));
-        }
+        const auto& p = peers[static_cast<size_t>(r)];
+        if (r != options.rank && p.host == here && process_gone(p.pid)) gone.push_back(std::to_string(r));
       }
     }
+    return gone;
+  }
+
+  // The ranks that have gone, as far as this rank can tell: the other one of two; local ones whose process is
+  // gone; else the ranks at the address Gloo's error names (another machine).
+  std::string failed_ranks(const std::string& why) const {
+    if (options.world_size == 2) return "rank " + std::to_string(1 - options.rank);
+    auto gone = gone_here();
+    if (!gone.empty()) return (gone.size() == 1 ? "rank " : "ranks ") + join(gone, ", ");
+    const auto at = peer_address(why);
+    for (int r = 0; r < options.world_size && !at.empty(); ++r) {
+      if (r != options.rank && peers[static_cast<size_t>(r)].address == at) gone.push_back(std::to_string(r));
+    }
     if (gone.empty()) return "a peer rank";
-    return (gone.size() == 1 ? "rank " : "ranks ") + join(gone, ", ");
+    return fmt::format("{} {} (host {})", gone.size() == 1 ? "rank" : "ranks", join(gone, ", "), at);
   }
 
   // A collective that failed, as one line naming the rank that went away (or did not answer in time).
   std::runtime_error failure(const std::exception& e, const char* op) const {
     const std::string why = first_line(e.what());
-    const bool timed_out = lower(why).find("timed out") != std::string::npos;
+    // "Timed out waiting 8000ms for recv operation", or "Application timeout caused pair closure".
+    const bool timed_out =
+        lower(why).find("timed out") != std::string::npos || lower(why).find("timeout") != std::string::npos;
     return std::runtime_error(fmt::format(
         "rank {}: {} during {} ({}); stopping. Checkpoints are written by rank 0 only and stay intact", options.rank,
-        timed_out ? fmt::format("no answer from {} within train.dist_timeout_s ({} s)", failed_ranks(),
-                                static_cast<double>(options.timeout.count()) / 1000)
-                  : failed_ranks() + " failed or left",
+        timed_out ? fmt::format("no answer from {} within train.dist_timeout_s ({} s)", failed_ranks(why), timeout_s())
+                  : failed_ranks(why) + " failed or left",
         op, why));
   }
 
@@ -248,25 +319,30 @@ int ProcessGroup::world_size() const { return impl_->options.world_size; }
 const CommStats& ProcessGroup::stats() const { return impl_->stats; }
 
 void ProcessGroup::check_same(const std::string& text, const std::string& what) {
-  const auto start = Clock::now();
-  std::vector<torch::Tensor> input{torch::tensor({digest(text)}, torch::kLong)};
-  std::vector<std::vector<torch::Tensor>> output(1);
-  for (int r = 0; r < world_size(); ++r) output[0].push_back(torch::zeros({1}, torch::kLong));
-  impl_->wait(impl_->group->allgather(output, input), "the configuration check");
-  impl_->stats.seconds += seconds_since(start);
+  const auto digests = allgather(torch::tensor({digest(text)}, torch::kLong), "the configuration check").reshape({-1});
   std::vector<std::string> differ;
-  const auto reference = output[0][0].item<int64_t>();
+  const auto reference = digests[0].item<int64_t>();
   for (int r = 1; r < world_size(); ++r) {
-    if (output[0][static_cast<size_t>(r)].item<int64_t>() != reference) differ.push_back(std::to_string(r));
+    if (digests[r].item<int64_t>() != reference) differ.push_back(std::to_string(r));
   }
   if (!differ.empty()) {
-    const auto other = output[0][static_cast<size_t>(std::stoi(differ[0]))].item<int64_t>();
+    const auto other = digests[std::stoi(differ[0])].item<int64_t>();
     throw ConfigError(fmt::format(
         "{} differs from that of rank 0 (digest {:016x} against {:016x}); start every rank with the same --config "
         "and --set",
         differ.size() == 1 ? "rank " + differ[0] + "'s " + what : "ranks " + join(differ, ", ") + ": their " + what,
         static_cast<uint64_t>(other), static_cast<uint64_t>(reference)));
   }
+}
+
+torch::Tensor ProcessGroup::allgather(const torch::Tensor& mine, const char* what) {
+  const auto start = Clock::now();
+  std::vector<torch::Tensor> input{mine.contiguous()};
+  std::vector<std::vector<torch::Tensor>> output(1);
+  for (int r = 0; r < world_size(); ++r) output[0].push_back(torch::empty_like(input[0]));
+  impl_->wait(impl_->group->allgather(output, input), what);
+  impl_->stats.seconds += seconds_since(start);
+  return torch::stack(output[0]);
 }
 
 void ProcessGroup::broadcast(const std::vector<torch::Tensor>& tensors) {

@@ -39,14 +39,21 @@ class DistributedSync : public RankSync {
   void check_same(const std::string& text, const std::string& what) override { group_->check_same(text, what); }
   bool decides_alone() const override { return false; }
   CommStats stats() const override { return group_->stats(); }
+  torch::Tensor generator_states() override {
+    return group_->allgather(dropout_generator_state(), "the gathering of dropout generators for a checkpoint");
+  }
 
   // Every rank starts from rank 0's parameters (then dropout draws differ between ranks), and with
   // train.dist_overlap reduces gradients through a Reducer hooked to them.
-  std::string join(SequenceModelImpl& model, const TrainOptions& t, int64_t step) override {
+  std::string join(SequenceModelImpl& model, const TrainOptions& t, const TrainingState& state) override {
     auto tensors = model.parameters();
     for (const auto& b : model.buffers()) tensors.push_back(b);
     group_->broadcast(tensors);
-    torch::manual_seed(t.seed + 1000003ull * static_cast<uint64_t>(rank()) + static_cast<uint64_t>(step));
+    if (state.rank_generators.defined() && state.rank_generators.size(0) == world_size()) {
+      set_dropout_generator_state(state.rank_generators[rank()]);  // where this rank's draws stood
+    } else {
+      torch::manual_seed(t.seed + 1000003ull * static_cast<uint64_t>(rank()) + static_cast<uint64_t>(state.step));
+    }
     bucket_bytes_ = static_cast<int64_t>(t.dist_bucket_mb * (1 << 20));
     parameters_ = model.parameters();
     if (t.dist_overlap) reducer_ = std::make_unique<GradientReducer>(*group_, parameters_, bucket_bytes_);

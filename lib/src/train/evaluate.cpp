@@ -1,5 +1,7 @@
 #include "seqenc/train/evaluate.h"
 
+#include <algorithm>
+
 #include "json.h"
 #include "seqenc/data/batching.h"
 
@@ -38,6 +40,8 @@ EvalResult evaluate(SequenceModelImpl& model, const Dataset& data, int64_t batch
   torch::NoGradGuard no_grad;
   model.eval();
   EvalResult r;
+  r.tokens = data.num_tokens();
+  r.unk_tokens = std::count(data.tokens.begin(), data.tokens.end(), static_cast<int32_t>(kUnkId));
   Batcher batcher(data, batch_size, false, 0);
   double loss_sum = 0;
   int64_t correct = 0;
@@ -72,7 +76,11 @@ nlohmann::json eval_json(const EvalResult& r, const std::string& group_name) {
 }
 
 std::string eval_result_json(const EvalResult& result, const std::string& group_name) {
-  return eval_json(result, group_name).dump();
+  auto j = eval_json(result, group_name);
+  const auto tokens = static_cast<double>(std::max<int64_t>(result.tokens, 1));
+  j["mean_length"] = static_cast<double>(result.tokens) / static_cast<double>(std::max<int64_t>(result.examples, 1));
+  j["unk_share"] = static_cast<double>(result.unk_tokens) / tokens;
+  return j.dump();
 }
 
 }  // namespace seqenc

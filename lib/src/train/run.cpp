@@ -4,6 +4,7 @@
 
 #include "seqenc/data/task.h"
 #include "seqenc/data/text_files.h"
+#include "seqenc/data/tokenizer.h"
 #include "seqenc/train/device.h"
 #include "seqenc/train/model_factory.h"
 #include "seqenc/train/run_dir.h"
@@ -22,9 +23,15 @@ TaskData saved_file_task(const RunDir& dir, const DataOptions& d, const TaskSpec
   task.causal = task.head == HeadKind::lm;
   task.vocab = Vocabulary::load(dir.file("vocab.txt").string());
   task.label_names = load_lines(dir.file("labels.txt").string());
+  task.tokenizer = make_tokenizer(with_saved_tokenizer(d, dir.path()));
+  if (const auto pieces = task.tokenizer->pieces();
+      !pieces.empty() && Vocabulary::with_pieces(pieces).tokens() != task.vocab.tokens()) {
+    throw CheckpointError(dir.file(tokenizer_model_file(d.tokenizer)).string() + " does not match " +
+                          dir.file("vocab.txt").string() + ": one of them changed after training");
+  }
   const bool single_file = d.valid.empty() && d.test.empty();
-  task.test = single_file ? read_file(d.train, d, task.vocab, task.label_names, true, 2)
-                          : read_file(d.test, d, task.vocab, task.label_names, true);
+  task.test = single_file ? read_file(d.train, d, *task.tokenizer, task.vocab, task.label_names, true, 2)
+                          : read_file(d.test, d, *task.tokenizer, task.vocab, task.label_names, true);
   return task;
 }
 }  // namespace
@@ -57,7 +64,7 @@ EvalResult evaluate_run(LoadedRun& run, const std::string& data_file) {
   if (!task_spec(run.config.data.task).reads_files()) {
     throw ConfigError("--data: task " + run.config.data.task.name() + " is synthetic; it has no data files");
   }
-  auto data = read_file(data_file, run.config.data, run.task.vocab, run.task.label_names, true);
+  auto data = read_file(data_file, run.config.data, *run.task.tokenizer, run.task.vocab, run.task.label_names, true);
   run.warnings.insert(run.warnings.end(), data.warnings.begin(), data.warnings.end());
   return evaluate(*run.model, data, run.config.train.batch_size, device);
 }

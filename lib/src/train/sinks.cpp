@@ -8,12 +8,13 @@ namespace seqenc {
 
 namespace {
 // In this order: the progress bar clears its line before the log writes one, and metrics.jsonl holds a
-// validation's line before the checkpoint writer flushes it and saves.
+// validation's line (and TensorBoard its record) before the checkpoint writer flushes it and saves.
 Registry<SinkFactory>& registry() {
   static Registry<SinkFactory> sinks({
       {"progress", progress_bar_sink()},
       {"log", log_sink()},
       {"metrics", metrics_file_sink()},
+      {"tensorboard", tensorboard_sink()},
       {"checkpoints", checkpoint_sink()},
       {"result", result_file_sink()},
   });

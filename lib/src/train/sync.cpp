@@ -1,12 +1,27 @@
 #include "seqenc/train/sync.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
+
+#include <mutex>
 
 namespace seqenc {
 
 Rank Rank::of(std::shared_ptr<ProcessGroup> group) {
   if (!group) return {};
   return Rank{group->rank(), group->world_size(), std::move(group)};
+}
+
+torch::Tensor dropout_generator_state() {
+  auto generator = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  return generator.get_state();
+}
+
+void set_dropout_generator_state(const torch::Tensor& state) {
+  auto generator = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_state(state.contiguous());
 }
 
 double LocalSync::backward(const torch::Tensor& loss, bool, double loss_sum) {

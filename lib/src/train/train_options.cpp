@@ -37,6 +37,11 @@ void add_train_keys(Schema& s, TrainOptions& t) {
   s.add("train.dist_overlap", t.dist_overlap,
         "data parallelism: reduce gradients while backward runs (c10d::Reducer), else after it (for measuring)");
   s.add("train.dist_bucket_mb", t.dist_bucket_mb, "data parallelism: MB of gradients per allreduce bucket");
+  s.add("train.tensorboard", t.tensorboard,
+        "write TensorBoard events files in RUN/tb/ as the run goes (training loss, lr, tokens/s, validation metrics)");
+  s.add("train.tensorboard_hparams", t.tensorboard_hparams,
+        "comma-separated config keys TensorBoard shows as the run's hyperparameters (seqenc sweep: the swept keys "
+        "and train.seed)");
 }
 
 std::vector<std::string> train_problems(const TrainOptions& t) {

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "seqenc/data/task.h"
+#include "seqenc/data/tokenizer.h"
 #include "seqenc/files.h"
 #include "seqenc/train/recipe.h"
 #include "seqenc/train/run_dir.h"
@@ -16,9 +18,19 @@ namespace {
 
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
-TaskData load_checked_task(const Config& config) {
+// The run's data. A resumed run keeps the tokenizer model and vocabulary it was trained with: a model file the
+// configuration names must still be that model, and the vocabulary must come out as vocab.txt has it.
+TaskData load_checked_task(const Config& config, const RunDir& dir, bool resume) {
   check_config(config, "configuration");
-  return load_task(config.data);
+  if (!resume || !task_spec(config.data.task).reads_files()) return load_task(config.data);
+  if (auto problem = resume_tokenizer_problem(config.data, dir.path()); !problem.empty()) throw DataError(problem);
+  auto task = load_task(with_saved_tokenizer(config.data, dir.path()));
+  const auto vocab_file = dir.file("vocab.txt");
+  if (std::filesystem::exists(vocab_file) && Vocabulary::load(vocab_file.string()).tokens() != task.vocab.tokens()) {
+    throw DataError(vocab_file.string() + ": the run was trained with another vocabulary than " + config.data.train +
+                    " gives now; resume with the data it was trained on, or train a new run");
+  }
+  return task;
 }
 
 // This process's share of a run's time and tokens: what speed and ETA are measured over.
@@ -49,7 +61,7 @@ struct Trainer::Impl {
         sync(make_sync(rank)),
         dir(run_dir, sync->writes()),
         control(std::move(ctl)),
-        task((dir.check_can_start(resume, "continue it"), load_checked_task(config))),
+        task((dir.check_can_start(resume, "continue it"), load_checked_task(config, dir, resume))),
         device(resolve_device(t.device)),
         batcher(task.train, global_batch(), true, t.seed, t.bucket),
         total_steps(t.steps > 0 ? t.steps : t.epochs * batcher.num_batches()) {
@@ -75,6 +87,17 @@ struct Trainer::Impl {
     return s;
   }
   void say(const std::string& line, MessageLevel level = MessageLevel::info) { events.say(level, line); }
+  // Why a resume from `state` cannot continue exactly ("" when it can): every rank's dropout generator is needed.
+  std::string inexact_resume() const {
+    const std::string afresh =
+        ": dropout draws start afresh, so the run will not repeat an uninterrupted one bit for bit";
+    if (state.world_size != sync->world_size()) {
+      return fmt::format("the checkpoint is of {} rank(s), this run has {}{}", state.world_size, sync->world_size(),
+                         afresh);
+    }
+    const bool all = state.rank_generators.defined() && state.rank_generators.size(0) == sync->world_size();
+    return sync->world_size() == 1 || all ? "" : "the checkpoint holds no rank's dropout generator" + afresh;
+  }
 
   // The mean loss of one micro-batch over its labels.
   torch::Tensor micro_loss(const Batch& batch) {
@@ -95,7 +118,8 @@ struct Trainer::Impl {
   }
 
   void checkpoint(bool best) {
-    const auto s = snapshot();
+    auto s = snapshot();
+    s.rank_generators = sync->generator_states();
     events.checkpoint(CheckpointDue{*model, optimizer.get(), s, best});
     last_saved_step = state.step;
   }
@@ -190,6 +214,7 @@ void Trainer::Impl::write_run_files() {
   write_file_atomic(dir.file("kernels.json"), kernels.to_json() + "\n");  // what --resume computes with again
   task.vocab.save(dir.file("vocab.txt").string());
   save_lines(dir.file("labels.txt").string(), task.label_names);
+  if (task.tokenizer) save_tokenizer(config.data.tokenizer, *task.tokenizer, dir.path());
 }
 
 // Everything is checked and the directory locked: the observers start, and the run says what it trains.
@@ -211,8 +236,10 @@ void Trainer::Impl::start(bool resume) {
     if (!moved.empty()) say(moved, MessageLevel::warning);
     say(fmt::format("resumed {} at step {} (epoch {}, batch {})", dir.str(), state.step, state.epoch,
                     state.batch_in_epoch));
+    if (const auto why = inexact_resume(); !why.empty()) say(why, MessageLevel::warning);
   }
-  const auto reduced = sync->join(*model, t, state.step);
+  if (control.restarts > 0) say(fmt::format("elastic restart {}: the workers started again", control.restarts));
+  const auto reduced = sync->join(*model, t, state);
   if (sync->world_size() > 1) {
     say(fmt::format("rank {} of {}: {}; gradients reduced {}", sync->rank(), sync->world_size(), global_batch_text(),
                     reduced));
@@ -340,6 +367,7 @@ TrainOutcome Trainer::Impl::outcome(StopReason reason) const {
   out.cost = model->encoder->cost(out.seq_len);
   out.world_size = sync->world_size();
   out.global_batch_size = global_batch();
+  out.restarts = control.restarts;
   out.comm = sync->stats();
   out.kernels = kernels;
   out.state = reason == StopReason::non_finite_loss ? state : snapshot();

@@ -2,6 +2,7 @@
 // with the vocabulary and label names that give them meaning.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@ namespace seqenc {
 
 struct TaskSpec;       // data/task.h: a synthetic task or a file format
 struct TokenizerSpec;  // data/tokenizer.h
+class Tokenizer;       // data/tokenizer.h
 using TaskName = Choice<TaskSpec>;
 using TokenizerName = Choice<TokenizerSpec>;
 
@@ -21,6 +23,10 @@ using TokenizerName = Choice<TokenizerSpec>;
 // sequence (classify), one per position (tag), the next token (lm).
 enum class HeadKind { classify, tag, lm };
 SEQENC_CHOICES(HeadKind, {HeadKind::classify, "classify"}, {HeadKind::tag, "tag"}, {HeadKind::lm, "lm"});
+
+// What kind of SentencePiece model data.tokenizer sentencepiece trains (SentencePiece's model_type).
+enum class SubwordModel { unigram, bpe };
+SEQENC_CHOICES(SubwordModel, {SubwordModel::unigram, "unigram"}, {SubwordModel::bpe, "bpe"});
 
 // Every data setting; synthetic tasks read the generator keys, file formats the file keys.
 struct DataOptions {
@@ -35,6 +41,12 @@ struct DataOptions {
   int64_t max_vocab = 50000;
   int64_t max_line_bytes = int64_t{1} << 24;  // a longer line is an error: reading memory stays bounded
   int64_t max_distinct_tokens = 4000000;      // counting the vocabulary holds at most this many (~100 bytes each)
+  // data.tokenizer sentencepiece (lib/src/data/tokenizers/sentencepiece.cpp)
+  std::string spm_model;          // an existing SentencePiece model; empty: one is trained on the training split
+  int64_t spm_vocab_size = 8000;  // a trained model's pieces, seqenc's 5 special tokens included
+  SubwordModel spm_model_type = SubwordModel::unigram;
+  double spm_character_coverage = 0.9995;  // share of the training text's characters a trained model covers
+  int64_t spm_sample_lines = 100000;       // most training lines it learns from (bounded memory and time)
   // synthetic tasks
   int64_t train_size = 4000, valid_size = 500, test_size = 500;
   int64_t symbols = 16;                         // distinct content symbols
@@ -71,9 +83,10 @@ struct TaskData {
   TaskName task;
   HeadKind head = HeadKind::classify;
   Vocabulary vocab;
-  std::vector<std::string> label_names;  // class names (lm: the vocabulary)
-  std::string group_name;                // what groups measure ("distance"), empty if none
-  bool causal = false;                   // the task needs a causal encoder (lm)
+  std::vector<std::string> label_names;        // class names (lm: the vocabulary)
+  std::shared_ptr<const Tokenizer> tokenizer;  // how the files' text became tokens; null for a synthetic task
+  std::string group_name;                      // what groups measure ("distance"), empty if none
+  bool causal = false;                         // the task needs a causal encoder (lm)
   Dataset train, valid, test;
   int64_t num_classes() const { return static_cast<int64_t>(label_names.size()); }
   int64_t max_length() const;                 // longest sequence over the splits

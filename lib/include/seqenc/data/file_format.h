@@ -15,6 +15,7 @@ namespace seqenc {
 struct Record {
   std::vector<std::string> tokens;
   std::vector<std::string> labels;  // one (classify), one per token (tag), none (lm, or a line without labels)
+                                    // tag with subwords: "" on a word's later pieces, which are not scored
 };
 
 struct FileFormat {
@@ -27,6 +28,8 @@ struct FileFormat {
   std::function<bool(const std::string& line, const Tokenizer& tokenizer, bool require_labels, const LineReader& reader,
                      Record& out)>
       parse;
+  // The part of a line a tokenizer reads (what one with a model learns from); null: the whole line.
+  std::function<std::string(const std::string& line)> text;
 };
 
 // The registry entry of a file format: data.train (with data.valid and data.test, or split by ratio) read with
@@ -41,6 +44,8 @@ struct TabSplit {
 };
 TabSplit split_at_tab(const std::string& line, bool require_labels, const LineReader& reader,
                       const std::string& expected);
+// The text of a text<TAB>labels line: what precedes the first tab (FileFormat::text of such formats).
+std::string text_before_tab(const std::string& line);
 
 // The built-in formats (lib/src/data/formats/).
 TaskSpec tsv_classify_task();  // text<TAB>label

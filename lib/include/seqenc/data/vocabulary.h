@@ -12,6 +12,8 @@ namespace seqenc {
 // Reserved token ids shared by every vocabulary seqenc builds.
 inline constexpr int64_t kPadId = 0, kUnkId = 1, kBosId = 2, kEosId = 3, kClsId = 4;
 inline constexpr int64_t kNumSpecialTokens = 5;
+// Their names, in id order: "<pad>", "<unk>", "<bos>", "<eos>", "<cls>".
+const std::vector<std::string>& special_tokens();
 // Label value that the loss and the metrics ignore (positions without a label).
 inline constexpr int64_t kIgnoreLabel = -100;
 
@@ -23,6 +25,8 @@ class Vocabulary {
   // Adds tokens with count >= min_freq, most frequent first (ties by first use), up to max_size in all.
   static Vocabulary build(const std::vector<std::pair<std::string, int64_t>>& counts_in_first_use_order,
                           int64_t min_freq, int64_t max_size);
+  // The specials, then a tokenizer's pieces in their order; DataError for a piece that is a special or repeats.
+  static Vocabulary with_pieces(const std::vector<std::string>& pieces);
   int64_t add(const std::string& token);
   int64_t id(std::string_view token) const;  // <unk> when absent
   bool contains(std::string_view token) const;

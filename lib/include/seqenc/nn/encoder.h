@@ -54,7 +54,7 @@ struct EncoderOptions {
   bool pre_norm = false;
   AttentionKernel attention = AttentionKernel::automatic;
   Recipe recipe = Recipe::standard;
-  // What the recipe decides, unless a study varies it alone (tools/recipe_study); not config keys.
+  // What the recipe decides (nullopt: auto), unless set alone (model.scaled_embeddings, model.drop_positions).
   std::optional<bool> scaled_embeddings, drop_positions;
   // cnn
   int64_t kernel_size = 3;  // odd

@@ -30,12 +30,15 @@ struct ExportMetadata {
   int64_t max_len = 0;
   std::vector<std::string> vocab, labels;
   std::string config_yaml;  // the run's resolved configuration
+  // A tokenizer with a model: the file the export keeps it in (seqenc.json's "tokenizer_model") and its bytes.
+  std::string tokenizer_model_file, tokenizer_model;
+  bool word_tags = false;  // a tag model over subwords: one tag per word, read at the word's first piece
 };
 
 // A scripted copy of model (weights copied, eval mode) carrying the metadata as attributes.
 torch::jit::Module script_model(SequenceModelImpl& model, const ExportMetadata& metadata);
 // Writes the scripted model with the metadata also as extra files
-// (seqenc.json, config.yaml, vocab.txt, labels.txt).
+// (seqenc.json, config.yaml, vocab.txt, labels.txt, and the tokenizer's model, e.g. spm.model).
 void save_scripted(torch::jit::Module& module, const ExportMetadata& metadata, const std::string& path);
 
 // seqenc export: the run's checkpoint ("best" or "last") to a TorchScript file.

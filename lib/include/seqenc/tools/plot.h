@@ -14,8 +14,10 @@ struct LinePlot {
   std::string title, xlabel, ylabel;
   bool logx = false, logy = false;
   std::vector<Series> series;
-  std::string style = "linespoints";  // gnuplot style: lines | linespoints | points
-  double ymin = NAN, ymax = NAN;      // NAN: automatic
+  std::string style = "linespoints";      // gnuplot style: lines | linespoints | points
+  double ymin = NAN, ymax = NAN;          // NAN: automatic
+  std::vector<std::vector<double>> yerr;  // per series: ± error bars at each point (none where empty)
+  std::vector<std::string> xtics;         // names at x = 0, 1, ... for a categorical x axis (empty: numbers)
 };
 
 struct HeatMap {

@@ -26,11 +26,17 @@ std::vector<Prediction> predict_file(const std::string& model_path, const std::s
                                      std::vector<std::string>* class_names = nullptr,
                                      Precision precision = Precision::fp32);
 
+// One line to predict: its ids, cut to max_len, and the positions whose labels predict reports: every one, or,
+// for a tag model over subwords, each word's first piece (a word cut off by max_len is not reported).
+struct PredictionInput {
+  std::vector<int64_t> ids;
+  std::vector<int64_t> reported;
+};
+
 // What predict reads: one sequence per non-blank line of a file in the training format (labels, if any, are
-// ignored), cut to max_len, as ids in vocab. DataError naming file and line for bad input (see LineReader).
-std::vector<std::vector<int64_t>> read_prediction_input(const std::string& path, HeadKind head,
-                                                        const Tokenizer& tokenizer, int64_t max_len,
-                                                        const Vocabulary& vocab,
-                                                        int64_t max_line_bytes = DataOptions{}.max_line_bytes);
+// ignored), as ids in vocab. DataError naming file and line for bad input (see LineReader).
+std::vector<PredictionInput> read_prediction_input(const std::string& path, HeadKind head, const Tokenizer& tokenizer,
+                                                   int64_t max_len, const Vocabulary& vocab,
+                                                   int64_t max_line_bytes = DataOptions{}.max_line_bytes);
 
 }  // namespace seqenc

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "seqenc/tools/sweep.h"
 #include "seqenc/train/config.h"
 #include "seqenc/train/trainer.h"
 
@@ -19,11 +20,15 @@ struct RecipeRun {
 };
 
 struct RecipeStudy {
-  std::vector<RecipeRun> runs;
-  StopReason stop_reason = StopReason::completed;
+  std::vector<RecipeRun> runs;                     // when every run finished
+  StopReason stop_reason = StopReason::completed;  // interrupted: a stop request ended it (it resumes)
+  std::vector<std::string> failures;               // "<task: variant> seed 1: <error>"
 };
 
-// Trains every variant on both tasks for `steps` steps into dir/<task>/<variant>, `threads` as train.threads.
-RecipeStudy run_recipe_study(const std::string& dir, int64_t steps, int64_t threads, const TrainControl& control);
+// The study's runs: each variant on each task, in dir/<task>/<variant>.
+SweepPlan recipe_study_plan(const std::string& dir, int64_t steps);
+// Every variant on both tasks, `steps` steps each, as a sweep (tools/sweep.h) in dir/<task>/<variant>: the runs
+// go through `launcher`, control.jobs at a time; a second call skips the finished runs and resumes the others.
+RecipeStudy run_recipe_study(const std::string& dir, int64_t steps, RunLauncher& launcher, const SweepControl& control);
 
 }  // namespace seqenc

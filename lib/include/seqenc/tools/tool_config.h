@@ -1,5 +1,5 @@
 // Everything a configuration file may hold: a run's keys (train/config.h) and the tools' own sections (bench.*,
-// analyze.*). The program reads every file through this, so a file written for one command serves all.
+// analyze.*, sweep.*). The program reads every file through this, so a file written for one command serves all.
 #pragma once
 #include <set>
 #include <string>
@@ -7,6 +7,7 @@
 
 #include "seqenc/tools/analyze_options.h"
 #include "seqenc/tools/bench_options.h"
+#include "seqenc/tools/sweep_options.h"
 #include "seqenc/train/config.h"
 
 namespace seqenc {
@@ -14,9 +15,10 @@ namespace seqenc {
 struct ToolConfig : Config {
   BenchOptions bench;
   AnalyzeOptions analyze;
+  SweepOptions sweep;
 };
 
-// The whole schema (run keys, then bench.* and analyze.*) bound to config's fields.
+// The whole schema (run keys, then bench.*, analyze.* and sweep.*) bound to config's fields.
 void add_tool_keys(Schema& schema, ToolConfig& config);
 // Defaults < path (skipped when empty) < overrides; ConfigError listing every problem.
 ToolConfig load_tool_config(const std::string& path, const std::vector<std::string>& overrides = {});

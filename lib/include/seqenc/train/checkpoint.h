@@ -26,6 +26,9 @@ struct TrainingState {
   // world_size); a run resumed with another global batch converts its position. 0: as the resuming run's.
   int64_t world_size = 1;
   int64_t global_batch_size = 0;
+  // Each rank's dropout generator (LibTorch's default CPU generator), rank r's state in row r: a resume with the
+  // same world size restores every rank's, so that it continues exactly. Undefined in older checkpoints.
+  torch::Tensor rank_generators;
 };
 
 // optimizer may be null (a model-only checkpoint, as the best one is). model_keys: the "key: value" lines of the

@@ -22,6 +22,11 @@ struct DistOptions {
   int master_port = 29500;
   std::string interface;                     // network interface for Gloo (GLOO_SOCKET_IFNAME); empty: from master_addr
   std::chrono::milliseconds timeout{60000};  // rendezvous and every collective
+  // torchrun's TORCHELASTIC_USE_AGENT_STORE: the launcher serves the TCPStore at master_addr:master_port, and the
+  // ranks meet there as clients under the prefix /worker/attempt_<attempt> (TORCHELASTIC_RESTART_COUNT), so that
+  // each restart of the workers has keys of its own. Otherwise rank 0 serves the store.
+  bool agent_store = false;
+  int attempt = 0;
 };
 
 // Problems with the options ("RANK: ..."), e.g. a rank outside [0, WORLD_SIZE).
@@ -60,6 +65,8 @@ class ProcessGroup {
   void allreduce_sum(const std::vector<torch::Tensor>& tensors, int64_t bucket_bytes = kBucketBytes);
   // The largest value over ranks.
   int64_t allreduce_max(int64_t value);
+  // Every rank's `mine` (same shape and dtype on each), stacked in rank order: row r is rank r's.
+  torch::Tensor allgather(const torch::Tensor& mine, const char* what);
 
   const CommStats& stats() const;
 

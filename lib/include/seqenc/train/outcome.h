@@ -32,6 +32,8 @@ struct TrainControl {
   std::function<void()> on_start;
   // How auto kernel choices are made (nn/autotune.h): the program measures and caches; by default, fixed.
   TuningContext tuning;
+  // Elastic restarts of the workers before this attempt (the launcher's count), for train.log and result.json.
+  int restarts = 0;
 };
 
 // What data parallelism cost a run (result.json reports it for runs of several ranks).
@@ -57,7 +59,8 @@ struct TrainOutcome {
   double peak_rss_mb = 0;
   int world_size = 1;
   int64_t global_batch_size = 0;
-  CommStats comm;  // this rank's collectives during the run
+  int restarts = 0;  // elastic restarts of the workers during the run
+  CommStats comm;    // this rank's collectives during the run
   std::optional<DistributedSummary> distributed;
   int64_t parameters = 0;
   int64_t seq_len = 0;  // n at which cost is given: the task's longest sequence

@@ -1,7 +1,7 @@
 // Where a run's events go: a registry of sinks, each an observer (train/events.h) made for a run. The built-in
 // ones are a file each under lib/src/train/sinks/, listed in lib/src/train/sinks.cpp: the console progress bar,
-// the log (console and train.log), metrics.jsonl, the checkpoints and result.json. A new sink (TensorBoard, say)
-// is one file and one register_sink line.
+// the log (console and train.log), metrics.jsonl, TensorBoard's events files (train.tensorboard), the checkpoints
+// and result.json. A new sink is one file and one register_sink line.
 #pragma once
 #include <functional>
 #include <memory>
@@ -40,6 +40,7 @@ bool shows_progress_bar(const SinkContext& context);
 SinkFactory progress_bar_sink();
 SinkFactory log_sink();
 SinkFactory metrics_file_sink();
+SinkFactory tensorboard_sink();
 SinkFactory checkpoint_sink();
 SinkFactory result_file_sink();
 

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "seqenc/train/checkpoint.h"
 #include "seqenc/train/distributed.h"
 #include "seqenc/train/outcome.h"
 #include "seqenc/train/train_options.h"
@@ -33,6 +34,10 @@ struct ValidationRecord {
   double loss = 0, accuracy = 0;  // of this validation
 };
 
+// The default CPU generator's state (what dropout draws from), and setting it, each under the generator's lock.
+torch::Tensor dropout_generator_state();
+void set_dropout_generator_state(const torch::Tensor& state);
+
 class RankSync {
  public:
   virtual ~RankSync() = default;
@@ -41,11 +46,16 @@ class RankSync {
   bool writes() const { return rank() == 0; }
   // ConfigError on every rank unless all pass the same text (what names it in the message).
   virtual void check_same(const std::string& /*text*/, const std::string& /*what*/) {}
-  // Once the model is built (and resumed): every rank starts from rank 0's parameters and buffers, draws its own
-  // dropout, and reduces gradients as options say. Returns a line for the log ("" for one process).
-  virtual std::string join(SequenceModelImpl& /*model*/, const TrainOptions& /*options*/, int64_t /*step*/) {
+  // Once the model is built (and resumed from `state`): every rank starts from rank 0's parameters and buffers,
+  // draws its own dropout (restored from state.rank_generators when the checkpoint's world size is this run's,
+  // else seeded by rank and step), and reduces gradients as options say. Returns a line for the log ("" for one
+  // process).
+  virtual std::string join(SequenceModelImpl& /*model*/, const TrainOptions& /*options*/,
+                           const TrainingState& /*state*/) {
     return "";
   }
+  // Every rank's dropout generator state, rank r's in row r (for the checkpoint; a collective).
+  virtual torch::Tensor generator_states() { return dropout_generator_state().unsqueeze(0); }
   // loss.backward() of one micro-batch. The last of a step sums gradients over ranks; returns the global loss
   // (loss_sum, this rank's weighted micro-batch losses, summed over ranks) when `last`, else loss_sum.
   virtual double backward(const torch::Tensor& loss, bool last, double loss_sum) = 0;

@@ -45,6 +45,8 @@ struct TrainOptions {
   double dist_timeout_s = 60;                   // data parallelism: rendezvous and collectives fail after this long
   bool dist_overlap = true;                     // reduce gradients during backward (c10d::Reducer), else after it
   double dist_bucket_mb = 25;                   // gradient buckets of about this many MB (PyTorch DDP's default)
+  bool tensorboard = false;                     // TensorBoard events files in RUN/tb/ as the run goes
+  std::string tensorboard_hparams;              // comma-separated keys TensorBoard shows as the run's hyperparameters
 };
 
 void add_train_keys(Schema& schema, TrainOptions& train);

@@ -17,6 +17,7 @@ TaskSpec tsv_classify_task() {
     out.labels.push_back(label);
     return true;
   };
+  format.text = text_before_tab;
   return file_task(format);
 }
 

@@ -20,7 +20,9 @@ class CharTokenizer : public Tokenizer {
 }  // namespace
 
 TokenizerSpec char_tokenizer() {
-  return {[](const DataOptions&) { return std::make_shared<CharTokenizer>(); }};
+  TokenizerSpec spec;
+  spec.make = [](const DataOptions&, const TextStream&) { return std::make_shared<CharTokenizer>(); };
+  return spec;
 }
 
 }  // namespace seqenc

@@ -11,7 +11,9 @@ class WhitespaceTokenizer : public Tokenizer {
 }  // namespace
 
 TokenizerSpec whitespace_tokenizer() {
-  return {[](const DataOptions&) { return std::make_shared<WhitespaceTokenizer>(); }};
+  TokenizerSpec spec;
+  spec.make = [](const DataOptions&, const TextStream&) { return std::make_shared<WhitespaceTokenizer>(); };
+  return spec;
 }
 
 }  // namespace seqenc

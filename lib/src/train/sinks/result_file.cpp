@@ -47,6 +47,7 @@ class ResultFile : public TrainingObserver {
                    {"tokens_per_s", out.tokens_per_s},
                    {"peak_rss_mb", out.peak_rss_mb},
                    {"world_size", out.world_size},
+                   {"restarts", out.restarts},
                    {"global_batch_size", out.global_batch_size},
                    {"accumulate_steps", config_.train.accumulate_steps},
                    {"train_loss", out.train_loss},
