@@ -72,14 +72,17 @@ bool has_avx2() {
   return yes;
 }
 
-float exp_sum(float* x, int64_t n, float shift) {
-  if (has_avx2()) return exp_sum_avx2(x, n, shift);
+// The level KernelSimd::best means: AVX2 where the CPU has it (this kernel has no AVX-512 code).
+bool use_avx2(KernelSimd level) { return has_avx2() && level != KernelSimd::scalar; }
+
+float exp_sum(float* x, int64_t n, float shift, KernelSimd level) {
+  if (use_avx2(level)) return exp_sum_avx2(x, n, shift);
   float sum = 0;
   for (int64_t j = 0; j < n; ++j) sum += (x[j] = std::exp(x[j] - shift));
   return sum;
 }
 
-double exp_sum(double* x, int64_t n, double shift) {
+double exp_sum(double* x, int64_t n, double shift, KernelSimd) {
   double sum = 0;
   for (int64_t j = 0; j < n; ++j) sum += (x[j] = std::exp(x[j] - shift));
   return sum;
@@ -172,6 +175,7 @@ struct Problem {
   double scale;
   const int64_t* lens;  // (batch_heads * num_queries): keys kept per row; 0 marks a row of valid length 0
   int64_t q_block, k_block;
+  KernelSimd simd;
 
   // Keys a row attends to: its valid length, or all of them for a row of valid length 0 (uniform weights).
   int64_t keys_of(int64_t row) const { return lens[row] == 0 ? num_keys : lens[row]; }
@@ -179,9 +183,10 @@ struct Problem {
   int64_t num_q_blocks() const { return (num_queries + q_block - 1) / q_block; }
 };
 
-Problem make_problem(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                     const torch::Tensor& lens) {
+Problem make_problem(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& lens,
+                     KernelSimd simd) {
   Problem p;
+  p.simd = simd;
   p.batch_heads = q.size(0);
   p.num_queries = q.size(1);
   p.num_keys = k.size(1);
@@ -246,7 +251,7 @@ void forward_kernel(const Problem& p, const DropoutMask& mask, const In* q, cons
           T* s = S.data() + i * cols;
           const T m_new = std::max(m[i], row_max(s, cols));
           const T rescale = std::exp(m[i] - m_new);
-          l[i] = l[i] * rescale + exp_sum(s, cols, m_new);  // the softmax's statistics: weights before dropout
+          l[i] = l[i] * rescale + exp_sum(s, cols, m_new, p.simd);  // the softmax's statistics: weights before dropout
           m[i] = m_new;
           T* a = acc.data() + i * p.dv;
           for (int64_t c = 0; c < p.dv; ++c) a[c] *= rescale;
@@ -325,7 +330,7 @@ void backward_kernel(const Problem& p, const DropoutMask& mask, const In* q, con
           masked_scores(p, Q, K, row0, rows, key0, cols, P.data());
           for (int64_t i = 0; i < rows; ++i) {
             T* s = P.data() + i * cols;
-            exp_sum(s, cols, stats[2 * (row0 + i)]);  // the weights, recomputed from the saved statistics
+            exp_sum(s, cols, stats[2 * (row0 + i)], p.simd);  // the weights, recomputed from the saved statistics
             const T inv_sum = stats[2 * (row0 + i) + 1];
             for (int64_t j = 0; j < cols; ++j) s[j] *= inv_sum;
             if (!mask.active()) continue;
@@ -372,8 +377,8 @@ class FusedAttentionFunction : public torch::autograd::Function<FusedAttentionFu
   // softmax statistics are fp32 either way (a bf16 copy of the output is returned for bf16 inputs).
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q, const torch::Tensor& k,
                                const torch::Tensor& v, const torch::Tensor& lens, double dropout, int64_t seed,
-                               bool bf16_products) {
-    const auto problem = make_problem(q, k, v, lens);
+                               bool bf16_products, int64_t simd) {
+    const auto problem = make_problem(q, k, v, lens, static_cast<KernelSimd>(simd));
     const DropoutMask mask(seed, problem.num_keys, dropout);
     const auto options = q.options().dtype(q.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat);
     auto out = torch::empty({problem.batch_heads, problem.num_queries, problem.dv}, options);
@@ -393,6 +398,7 @@ class FusedAttentionFunction : public torch::autograd::Function<FusedAttentionFu
     ctx->save_for_backward({qi, ki, vi, out, stats, lens});
     ctx->saved_data["dropout"] = dropout;
     ctx->saved_data["seed"] = seed;
+    ctx->saved_data["simd"] = simd;
     return out.to(q.scalar_type());
   }
 
@@ -401,7 +407,7 @@ class FusedAttentionFunction : public torch::autograd::Function<FusedAttentionFu
     const auto saved = ctx->get_saved_variables();
     TORCH_CHECK(!torch::GradMode::is_enabled(), "fused attention has no double backward");
     const auto &q = saved[0], &k = saved[1], &v = saved[2], &out = saved[3], &stats = saved[4], &lens = saved[5];
-    const auto problem = make_problem(q, k, v, lens);
+    const auto problem = make_problem(q, k, v, lens, static_cast<KernelSimd>(ctx->saved_data["simd"].toInt()));
     const DropoutMask mask(ctx->saved_data["seed"].toInt(), problem.num_keys, ctx->saved_data["dropout"].toDouble());
     auto dout = grads[0].to(out.scalar_type()).contiguous();
     auto dq = torch::zeros(q.sizes(), out.options()), dk = torch::zeros(k.sizes(), out.options()),
@@ -420,11 +426,18 @@ class FusedAttentionFunction : public torch::autograd::Function<FusedAttentionFu
             dq.data_ptr<scalar_t>(), dk.data_ptr<scalar_t>(), dv.data_ptr<scalar_t>());
       });
     }
-    return {dq, dk, dv, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    return {dq, dk, dv, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
 }  // namespace
+
+std::vector<KernelSimd> fused_attention_simd_levels() {
+  if (has_avx2()) return {KernelSimd::scalar, KernelSimd::avx2};
+  return {KernelSimd::scalar};
+}
+
+KernelSimd fused_attention_best_simd() { return fused_attention_simd_levels().back(); }
 
 bool fused_attention_supports(const torch::Tensor& queries) {
   const auto type = queries.scalar_type();
@@ -447,10 +460,14 @@ torch::Tensor fused_attention(const torch::Tensor& queries, const torch::Tensor&
   }
   if (keys.size(1) == 0) return torch::zeros({queries.size(0), queries.size(1), values.size(2)}, queries.options());
   if (!(options.dropout >= 0 && options.dropout < 1)) throw ModelError("fused attention: dropout must be in [0, 1)");
+  const auto levels = fused_attention_simd_levels();
+  if (options.simd != KernelSimd::best && std::find(levels.begin(), levels.end(), options.simd) == levels.end()) {
+    throw ModelError("fused attention: this CPU does not run SIMD level " + name_of(options.simd));
+  }
   const int64_t seed = options.dropout > 0 ? (options.seed >= 0 ? options.seed : draw_seed()) : 0;
   auto lens = keys_per_row(valid_lens, queries.size(0), queries.size(1), keys.size(1));
   return FusedAttentionFunction::apply(queries.contiguous(), keys.contiguous(), values.contiguous(), lens,
-                                       options.dropout, seed, bf16_products());
+                                       options.dropout, seed, bf16_products(), static_cast<int64_t>(options.simd));
 }
 
 torch::Tensor fused_attention_dropout_mask(int64_t seed, int64_t batch_heads, int64_t num_queries, int64_t num_keys,

@@ -1,5 +1,7 @@
 #include "seqenc/tools/bench_options.h"
 
+#include <algorithm>
+
 #include "seqenc/error.h"
 #include "seqenc/strings.h"
 
@@ -16,6 +18,10 @@ void add_bench_keys(Schema& s, BenchOptions& b) {
   s.add("bench.reference_max_n", b.reference_max_n, "largest n of a sweep that also times the reference attention");
   s.add("bench.profile", b.profile, "also print where a step's time goes, operator by operator (autograd profiler)");
   s.add("bench.kernel", b.kernel, "also time the fused attention kernel alone (GFLOP/s) and the machine's sgemm");
+  s.add("bench.kernel_cpu_time", b.kernel_cpu_time,
+        "time the kernel and sgemm in the process's CPU time, not wall time (with train.threads=1 on a loaded machine)");
+  s.add("bench.kernel_simd", b.kernel_simd, "the fused kernel's SIMD level (best: the best this CPU runs)");
+  s.add("bench.kernel_dropout", b.kernel_dropout, "dropout inside the timed fused kernel");
 }
 
 std::vector<std::string> bench_problems(const BenchOptions& b) {
@@ -29,6 +35,10 @@ std::vector<std::string> bench_problems(const BenchOptions& b) {
   need(b.steps > 0, "bench.steps: must be > 0");
   need(b.repeats > 0, "bench.repeats: must be > 0");
   need(b.warmup >= 0, "bench.warmup: must be >= 0");
+  need(b.kernel_dropout >= 0 && b.kernel_dropout < 1, "bench.kernel_dropout: must be in [0, 1)");
+  const auto levels = fused_attention_simd_levels();
+  need(std::find(levels.begin(), levels.end(), b.kernel_simd) != levels.end() || b.kernel_simd == KernelSimd::best,
+       "bench.kernel_simd: this CPU does not run " + name_of(b.kernel_simd));
   try {
     for (const auto& [n, batch] : bench_sweep(b)) {
       need(n > 1 && batch > 0,

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "seqenc/nn/fused_attention.h"
 #include "seqenc/schema.h"
 
 namespace seqenc {
@@ -19,6 +20,9 @@ struct BenchOptions {
   std::string seq_lens;            // a sweep "n:batch,n:batch,..." (or "n,..." at batch_size); empty: seq_len alone
   int64_t reference_max_n = 2048;  // the sweep times the reference attention path up to this n
   bool kernel = false;             // also time the fused attention kernel alone, and the machine's sgemm
+  bool kernel_cpu_time = false;    // time them in this process's CPU time, not wall time (a loaded machine)
+  KernelSimd kernel_simd = KernelSimd::best;  // the kernel's SIMD level
+  double kernel_dropout = 0;                  // the kernel's dropout
   bool profile = false;            // also print the top operators of a step (LibTorch's autograd profiler)
 };
 
