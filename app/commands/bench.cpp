@@ -63,8 +63,8 @@ void print_kernel_rates(const ToolConfig& config) {
                "of oneDNN's sgemm"},
               {}};
   for (const auto& [n, batch] : bench_sweep(config.bench)) {
-    const auto k = measure_attention_kernel(batch * heads, n, head_dim, 3,
-                                            {b.kernel_simd, b.kernel_dropout, b.kernel_cpu_time});
+    const auto k =
+        measure_attention_kernel(batch * heads, n, head_dim, 3, {b.kernel_simd, b.kernel_dropout, b.kernel_cpu_time});
     table.add({fmt::format("{} x {}, {}, {}", batch, heads, n, head_dim), fmt::format("{:.2f}", k.forward_ms),
                fmt::format("{:.1f}", k.forward_gflops), fmt::format("{:.2f}", k.backward_ms),
                fmt::format("{:.1f}", k.backward_gflops),

@@ -135,6 +135,8 @@ KernelRate measure_attention_kernel(int64_t batch_heads, int64_t n, int64_t head
   r.forward_ms = median_time_ms([&] { out = fused_attention(q, k, v, {}, options); }, repeats, timing.cpu_time);
   const double total_ms = median_time_ms(
       [&] {
+        // Fresh gradients, as a model's q, k and v (not leaves) get: no adding into earlier ones.
+        for (auto* input : {&q, &k, &v}) input->mutable_grad().reset();
         auto y = fused_attention(q, k, v, {}, options);
         y.backward(upstream);
       },

@@ -18,8 +18,9 @@ void add_bench_keys(Schema& s, BenchOptions& b) {
   s.add("bench.reference_max_n", b.reference_max_n, "largest n of a sweep that also times the reference attention");
   s.add("bench.profile", b.profile, "also print where a step's time goes, operator by operator (autograd profiler)");
   s.add("bench.kernel", b.kernel, "also time the fused attention kernel alone (GFLOP/s) and the machine's sgemm");
-  s.add("bench.kernel_cpu_time", b.kernel_cpu_time,
-        "time the kernel and sgemm in the process's CPU time, not wall time (with train.threads=1 on a loaded machine)");
+  s.add(
+      "bench.kernel_cpu_time", b.kernel_cpu_time,
+      "time the kernel and sgemm in the process's CPU time, not wall time (with train.threads=1 on a loaded machine)");
   s.add("bench.kernel_simd", b.kernel_simd, "the fused kernel's SIMD level (best: the best this CPU runs)");
   s.add("bench.kernel_dropout", b.kernel_dropout, "dropout inside the timed fused kernel");
 }

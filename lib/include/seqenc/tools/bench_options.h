@@ -23,7 +23,7 @@ struct BenchOptions {
   bool kernel_cpu_time = false;    // time them in this process's CPU time, not wall time (a loaded machine)
   KernelSimd kernel_simd = KernelSimd::best;  // the kernel's SIMD level
   double kernel_dropout = 0;                  // the kernel's dropout
-  bool profile = false;            // also print the top operators of a step (LibTorch's autograd profiler)
+  bool profile = false;                       // also print the top operators of a step (LibTorch's autograd profiler)
 };
 
 void add_bench_keys(Schema& schema, BenchOptions& bench);
