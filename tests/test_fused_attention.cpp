@@ -3,6 +3,7 @@
 // the backward, and training that resumes exactly.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <torch/torch.h>
@@ -12,6 +13,7 @@
 #include "seqenc/nn/attention.h"
 #include "seqenc/nn/fused_attention.h"
 #include "seqenc/nn/linear.h"
+#include "seqenc/nn/precision.h"
 #include "seqenc/train/trainer.h"
 
 using namespace seqenc;
@@ -33,14 +35,15 @@ torch::Tensor reference(const torch::Tensor& q, const torch::Tensor& k, const to
 }
 
 void check_against_reference(int64_t BH, int64_t nq, int64_t nk, int64_t d, int64_t dv, const torch::Tensor& lens,
-                             torch::ScalarType dtype = torch::kFloat, double tolerance = 1e-5) {
+                             torch::ScalarType dtype = torch::kFloat, double tolerance = 1e-5,
+                             const FusedAttentionOptions& options = {}) {
   INFO("BH " << BH << " nq " << nq << " nk " << nk << " d " << d << " dv " << dv << " lens "
-             << (lens.defined() ? lens.dim() : 0) << "-D");
-  auto options = torch::dtype(dtype);
-  auto q = torch::randn({BH, nq, d}, options), k = torch::randn({BH, nk, d}, options);
-  auto v = torch::randn({BH, nk, dv}, options), upstream = torch::randn({BH, nq, dv}, options);
-  auto fused =
-      attention_grads([&](auto& a, auto& b, auto& c) { return fused_attention(a, b, c, lens); }, q, k, v, upstream);
+             << (lens.defined() ? lens.dim() : 0) << "-D, SIMD " << options.simd);
+  auto type = torch::dtype(dtype);
+  auto q = torch::randn({BH, nq, d}, type), k = torch::randn({BH, nk, d}, type);
+  auto v = torch::randn({BH, nk, dv}, type), upstream = torch::randn({BH, nq, dv}, type);
+  auto fused = attention_grads([&](auto& a, auto& b, auto& c) { return fused_attention(a, b, c, lens, options); }, q, k,
+                               v, upstream);
   auto ref = attention_grads([&](auto& a, auto& b, auto& c) { return reference(a, b, c, lens); }, q, k, v, upstream);
   CHECK(rel_diff(fused.out, ref.out) < tolerance);
   CHECK(rel_diff(fused.dq, ref.dq) < tolerance);
@@ -48,7 +51,95 @@ void check_against_reference(int64_t BH, int64_t nq, int64_t nk, int64_t d, int6
   CHECK(rel_diff(fused.dv, ref.dv) < tolerance);
 }
 
+// Scores in the thousands: the softmax's statistics keep their precision (against the reference in double).
+void check_large_scores(const FusedAttentionOptions& options) {
+  torch::manual_seed(7);
+  auto q = torch::randn({2, 16, 8}) * 40, k = torch::randn({2, 24, 8}) * 40, v = torch::randn({2, 24, 8});
+  auto lens = torch::tensor({24, 9});
+  auto up = torch::randn({2, 16, 8});
+  auto fused =
+      attention_grads([&](auto& a, auto& b, auto& c) { return fused_attention(a, b, c, lens, options); }, q, k, v, up);
+  auto ref = attention_grads(
+      [&](auto& a, auto& b, auto& c) {
+        return reference(a.to(torch::kDouble), b.to(torch::kDouble), c.to(torch::kDouble), lens).to(torch::kFloat);
+      },
+      q, k, v, up);
+  CHECK(rel_diff(fused.out, ref.out) < 1e-5);
+  CHECK(rel_diff(fused.dv, ref.dv) < 1e-5);
+  CHECK(rel_diff(fused.dq, ref.dq) < 1e-4);
+}
+
+// Dropout at one SIMD level against the reference with the mask fused_attention_dropout_mask draws (the scalar
+// definition): the same mask, forward and backward. Key tiles of 512: a second tile, rows past it, a uniform row.
+void check_dropout(const FusedAttentionOptions& options, int64_t nk, double tolerance = 1e-5) {
+  INFO("SIMD " << options.simd << " nk " << nk);
+  const int64_t BH = 3, nq = 37;
+  auto q = torch::randn({BH, nq, 16}), k = torch::randn({BH, nk, 16}), v = torch::randn({BH, nk, 16});
+  auto lens = torch::tensor({nk, nk / 2 + 1, int64_t{0}});
+  auto up = torch::randn({BH, nq, 16});
+  const auto mask = fused_attention_dropout_mask(options.seed, BH, nq, nk, options.dropout);
+  auto fused =
+      attention_grads([&](auto& a, auto& b, auto& c) { return fused_attention(a, b, c, lens, options); }, q, k, v, up);
+  auto ref = attention_grads([&](auto& a, auto& b, auto& c) { return reference(a, b, c, lens, mask); }, q, k, v, up);
+  CHECK(rel_diff(fused.out, ref.out) < tolerance);
+  CHECK(rel_diff(fused.dq, ref.dq) < tolerance);
+  CHECK(rel_diff(fused.dk, ref.dk) < tolerance);
+  CHECK(rel_diff(fused.dv, ref.dv) < tolerance);
+}
+
+// Everything the kernel's row work does, at one SIMD level: every kind of mask, rows whose lengths are multiples of
+// no vector width (tails), several key tiles (rescaling), large scores, dropout, bf16 products.
+void check_simd_level(KernelSimd level) {
+  const auto levels = fused_attention_simd_levels();
+  if (std::find(levels.begin(), levels.end(), level) == levels.end()) {
+    SEQENC_SKIP("this CPU does not run SIMD level " << level << " (the kernel's fallbacks run, tested)");
+  }
+  torch::manual_seed(11);
+  FusedAttentionOptions options;
+  options.simd = level;
+  const auto f = torch::kFloat;
+  check_against_reference(6, 9, 11, 8, 8, {}, f, 1e-5, options);
+  check_against_reference(4, 37, 45, 16, 16, torch::tensor({45, 3, 0, 17}), f, 1e-5, options);
+  check_against_reference(2, 33, 33, 32, 32, causal_valid_lens(torch::tensor({33, 20}), 33), f, 1e-5, options);
+  check_against_reference(2, 37, 600, 16, 16, torch::tensor({600, 515}), f, 1e-5, options);
+  check_against_reference(1, 40, 700, 8, 8, (torch::arange(40) * 3 + 500).unsqueeze(0), f, 1e-5, options);
+  check_against_reference(2, 21, 31, 64, 64, torch::tensor({31, 1}), torch::kDouble, 1e-11, options);
+  check_large_scores(options);
+  options.dropout = 0.3;
+  options.seed = 99;
+  for (int64_t nk : {530, 37, 3}) check_dropout(options, nk);
+  {
+    PrecisionScope bf16(Precision::bf16);  // products in bf16: the factors rounded at this level
+    check_dropout(options, 530, 4e-2);
+  }
+}
+
 }  // namespace
+
+TEST_CASE("fused attention's SIMD levels: scalar always, best the highest, an unknown one refused", "[fused][simd]") {
+  const auto levels = fused_attention_simd_levels();
+  REQUIRE(!levels.empty());
+  CHECK(levels.front() == KernelSimd::scalar);
+  CHECK(fused_attention_best_simd() == levels.back());
+  CHECK(std::find(levels.begin(), levels.end(), KernelSimd::best) == levels.end());
+  if (levels.back() == KernelSimd::avx512) SEQENC_SKIP("this CPU runs every level: none to refuse");
+  FusedAttentionOptions options;
+  options.simd = KernelSimd::avx512;
+  auto q = torch::randn({1, 2, 4});
+  CHECK_THROWS_WITH(fused_attention(q, q, q, {}, options), Catch::Contains("does not run SIMD level avx512"));
+}
+
+TEST_CASE("fused attention at SIMD level scalar equals the reference", "[fused][simd]") {
+  check_simd_level(KernelSimd::scalar);
+}
+
+TEST_CASE("fused attention at SIMD level avx2 equals the reference", "[fused][simd]") {
+  check_simd_level(KernelSimd::avx2);
+}
+
+TEST_CASE("fused attention at SIMD level avx512 equals the reference", "[fused][simd]") {
+  check_simd_level(KernelSimd::avx512);
+}
 
 TEST_CASE("fused attention equals the reference: outputs and gradients, every kind of mask", "[fused]") {
   torch::manual_seed(1);
@@ -66,21 +157,7 @@ TEST_CASE("fused attention equals the reference: outputs and gradients, every ki
   check_against_reference(1, 40, 700, 8, 8, (torch::arange(40) * 3 + 500).unsqueeze(0));  // 500..617 keys
 }
 
-TEST_CASE("fused attention keeps its precision for large scores", "[fused]") {
-  torch::manual_seed(7);
-  auto q = torch::randn({2, 16, 8}) * 40, k = torch::randn({2, 24, 8}) * 40, v = torch::randn({2, 24, 8});
-  auto lens = torch::tensor({24, 9});
-  auto up = torch::randn({2, 16, 8});
-  auto fused = attention_grads([&](auto& a, auto& b, auto& c) { return fused_attention(a, b, c, lens); }, q, k, v, up);
-  auto ref = attention_grads(
-      [&](auto& a, auto& b, auto& c) {
-        return reference(a.to(torch::kDouble), b.to(torch::kDouble), c.to(torch::kDouble), lens).to(torch::kFloat);
-      },
-      q, k, v, up);
-  CHECK(rel_diff(fused.out, ref.out) < 1e-5);
-  CHECK(rel_diff(fused.dv, ref.dv) < 1e-5);
-  CHECK(rel_diff(fused.dq, ref.dq) < 1e-4);
-}
+TEST_CASE("fused attention keeps its precision for large scores", "[fused]") { check_large_scores({}); }
 
 TEST_CASE("fused attention refuses mismatched inputs and takes an empty key set", "[fused]") {
   auto q = torch::randn({2, 3, 4});

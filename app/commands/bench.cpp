@@ -64,16 +64,18 @@ void print_profiles(const std::vector<BenchResult>& results) {
 // The fused kernel at the sweep's sizes, next to the machine's matrix product.
 void print_kernel_rates(const ToolConfig& config) {
   const auto heads = config.model.num_heads, head_dim = config.model.num_hiddens / std::max<int64_t>(1, heads);
-  const auto gemm = measure_sgemm(2048, 3);
+  const auto& b = config.bench;
+  const auto gemm = measure_sgemm(2048, 3, b.kernel_cpu_time);
   fmt::print(
       "\nmatrix product {}^3 on this machine: {:.1f} GFLOP/s through oneDNN (seqenc), {:.1f} GFLOP/s through "
-      "LibTorch's torch::mm\n",
-      gemm.size, gemm.onednn_gflops, gemm.libtorch_gflops);
+      "LibTorch's torch::mm{}\n",
+      gemm.size, gemm.onednn_gflops, gemm.libtorch_gflops, b.kernel_cpu_time ? " (per CPU-second)" : "");
   Table table{{"fused kernel (batch x heads, n, d)", "forward ms", "forward GFLOP/s", "backward ms", "backward GFLOP/s",
                "of oneDNN's sgemm"},
               {}};
   for (const auto& [n, batch] : bench_sweep(config.bench)) {
-    const auto k = measure_attention_kernel(batch * heads, n, head_dim, 3);
+    const auto k =
+        measure_attention_kernel(batch * heads, n, head_dim, 3, {b.kernel_simd, b.kernel_dropout, b.kernel_cpu_time});
     table.add({fmt::format("{} x {}, {}, {}", batch, heads, n, head_dim), fmt::format("{:.2f}", k.forward_ms),
                fmt::format("{:.1f}", k.forward_gflops), fmt::format("{:.2f}", k.backward_ms),
                fmt::format("{:.1f}", k.backward_gflops),

@@ -1,6 +1,9 @@
 #include "seqenc/tools/bench.h"
 
+#include <time.h>
+
 #include <chrono>
+#include <functional>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -178,21 +181,47 @@ std::vector<BenchResult> time_each(const ToolConfig& config, const TrainControl&
   return results;
 }
 
-KernelRate measure_attention_kernel(int64_t batch_heads, int64_t n, int64_t head_dim, int64_t repeats) {
+namespace {
+
+// The median of f's time over repeats, after one untimed call: wall time, or this process's CPU time.
+double median_time_ms(const std::function<void()>& f, int64_t repeats, bool cpu_time) {
+  if (!cpu_time) return median_ms(f, repeats);
+  auto cpu_ms = [] {
+    timespec t{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) * 1e-6;
+  };
+  f();
+  std::vector<double> ms;
+  for (int64_t r = 0; r < repeats; ++r) {
+    const double start = cpu_ms();
+    f();
+    ms.push_back(cpu_ms() - start);
+  }
+  return median(ms);
+}
+
+}  // namespace
+
+KernelRate measure_attention_kernel(int64_t batch_heads, int64_t n, int64_t head_dim, int64_t repeats,
+                                    const KernelTiming& timing) {
   torch::manual_seed(0);
   auto q = torch::randn({batch_heads, n, head_dim}).requires_grad_(true);
   auto k = torch::randn({batch_heads, n, head_dim}).requires_grad_(true);
   auto v = torch::randn({batch_heads, n, head_dim}).requires_grad_(true);
   auto upstream = torch::randn({batch_heads, n, head_dim});
+  const FusedAttentionOptions options{timing.dropout, 1, timing.simd};
   KernelRate r{batch_heads, n, head_dim};
   torch::Tensor out;
-  r.forward_ms = median_ms([&] { out = fused_attention(q, k, v, {}); }, repeats);
-  const double total_ms = median_ms(
+  r.forward_ms = median_time_ms([&] { out = fused_attention(q, k, v, {}, options); }, repeats, timing.cpu_time);
+  const double total_ms = median_time_ms(
       [&] {
-        auto y = fused_attention(q, k, v, {});
+        // Fresh gradients, as a model's q, k and v (not leaves) get: no adding into earlier ones.
+        for (auto* input : {&q, &k, &v}) input->mutable_grad().reset();
+        auto y = fused_attention(q, k, v, {}, options);
         y.backward(upstream);
       },
-      repeats);
+      repeats, timing.cpu_time);
   r.backward_ms = std::max(1e-9, total_ms - r.forward_ms);
   const double flops = static_cast<double>(batch_heads) * static_cast<double>(n) * static_cast<double>(n) *
                        static_cast<double>(head_dim);
@@ -201,13 +230,13 @@ KernelRate measure_attention_kernel(int64_t batch_heads, int64_t n, int64_t head
   return r;
 }
 
-GemmRate measure_sgemm(int64_t size, int64_t repeats) {
+GemmRate measure_sgemm(int64_t size, int64_t repeats, bool cpu_time) {
   torch::NoGradGuard no_grad;
   auto a = torch::randn({size, size}), b = torch::randn({size, size});
   const double flops = 2.0 * static_cast<double>(size) * static_cast<double>(size) * static_cast<double>(size);
   GemmRate r{size};
-  r.onednn_gflops = flops / (median_ms([&] { linear(a, b, torch::Tensor()); }, repeats) * 1e6);
-  r.libtorch_gflops = flops / (median_ms([&] { torch::mm(a, b); }, repeats) * 1e6);
+  r.onednn_gflops = flops / (median_time_ms([&] { linear(a, b, torch::Tensor()); }, repeats, cpu_time) * 1e6);
+  r.libtorch_gflops = flops / (median_time_ms([&] { torch::mm(a, b); }, repeats, cpu_time) * 1e6);
   return r;
 }
 

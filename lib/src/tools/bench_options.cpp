@@ -1,5 +1,7 @@
 #include "seqenc/tools/bench_options.h"
 
+#include <algorithm>
+
 #include "seqenc/error.h"
 #include "seqenc/strings.h"
 
@@ -18,6 +20,11 @@ void add_bench_keys(Schema& s, BenchOptions& b) {
   s.add("bench.kernel", b.kernel, "also time the fused attention kernel alone (GFLOP/s) and the machine's sgemm");
   s.add("bench.sgemm_n", b.sgemm_n,
         "size n of the n^3 sgemm measured in the same run that a step's FLOP rate is a share of (0: not measured)");
+  s.add(
+      "bench.kernel_cpu_time", b.kernel_cpu_time,
+      "time the kernel and sgemm in the process's CPU time, not wall time (with train.threads=1 on a loaded machine)");
+  s.add("bench.kernel_simd", b.kernel_simd, "the fused kernel's SIMD level (best: the best this CPU runs)");
+  s.add("bench.kernel_dropout", b.kernel_dropout, "dropout inside the timed fused kernel");
 }
 
 std::vector<std::string> bench_problems(const BenchOptions& b) {
@@ -32,6 +39,10 @@ std::vector<std::string> bench_problems(const BenchOptions& b) {
   need(b.repeats > 0, "bench.repeats: must be > 0");
   need(b.warmup >= 0, "bench.warmup: must be >= 0");
   need(b.sgemm_n >= 0, "bench.sgemm_n: must be >= 0");
+  need(b.kernel_dropout >= 0 && b.kernel_dropout < 1, "bench.kernel_dropout: must be in [0, 1)");
+  const auto levels = fused_attention_simd_levels();
+  need(std::find(levels.begin(), levels.end(), b.kernel_simd) != levels.end() || b.kernel_simd == KernelSimd::best,
+       "bench.kernel_simd: this CPU does not run " + name_of(b.kernel_simd));
   try {
     for (const auto& [n, batch] : bench_sweep(b)) {
       need(n > 1 && batch > 0,

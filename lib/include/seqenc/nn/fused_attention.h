@@ -12,16 +12,26 @@
 // tiling or thread order.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include <torch/types.h>
 
+#include "seqenc/choices.h"
+
 namespace seqenc {
+
+// The vector instructions of the kernel's row work (softmax, dropout, rounding): the best this CPU runs, or a lower
+// level, so that tests run each fallback on a machine that has them all. avx512 needs AVX-512 F, BW, DQ and VL.
+enum class KernelSimd { best, scalar, avx2, avx512 };
+SEQENC_CHOICES(KernelSimd, {KernelSimd::best, "best"}, {KernelSimd::scalar, "scalar"}, {KernelSimd::avx2, "avx2"},
+               {KernelSimd::avx512, "avx512"});
 
 struct FusedAttentionOptions {
   double dropout = 0;  // probability of zeroing a weight (kept ones scaled by 1 / (1 - p))
   // Seed of the dropout mask; < 0 draws one from the default CPU generator
   // (so torch::manual_seed makes runs reproducible, and a checkpoint's RNG state resumes them).
   int64_t seed = -1;
+  KernelSimd simd = KernelSimd::best;  // a level this CPU lacks is a ModelError
 };
 
 // queries (BH, q, d), keys (BH, k, d), values (BH, k, dv), float, double or
@@ -35,6 +45,10 @@ torch::Tensor fused_attention(const torch::Tensor& queries, const torch::Tensor&
 
 // Whether the fused kernel takes these inputs (CPU, float, double or bfloat16); otherwise use the reference path.
 bool fused_attention_supports(const torch::Tensor& queries);
+
+// The SIMD levels this CPU runs, lowest first (scalar always), and the one KernelSimd::best picks.
+std::vector<KernelSimd> fused_attention_simd_levels();
+KernelSimd fused_attention_best_simd();
 
 // The dropout mask the kernel applies for `seed`: (BH, q, k) of 0 and 1 / (1 - p). For tests.
 torch::Tensor fused_attention_dropout_mask(int64_t seed, int64_t batch_heads, int64_t num_queries, int64_t num_keys,

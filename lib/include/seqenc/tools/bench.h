@@ -54,13 +54,21 @@ std::vector<BenchResult> time_each(const ToolConfig& config, const TrainControl&
 void fill_result(BenchResult& r, const ToolConfig& config, const EncoderImpl& encoder, const torch::Device& device);
 std::string bench_json(const BenchResult& r);
 
-// The fused attention kernel alone on (batch_heads, n, head_dim) queries, keys and values, all keys valid, no dropout.
+// The fused attention kernel alone on (batch_heads, n, head_dim) queries, keys and values, all keys valid.
 struct KernelRate {
   int64_t batch_heads = 0, n = 0, head_dim = 0;
   double forward_ms = 0, backward_ms = 0;
   double forward_gflops = 0, backward_gflops = 0;  // 4 n^2 d and 10 n^2 d FLOPs per head (FlashAttention-2's count)
 };
-KernelRate measure_attention_kernel(int64_t batch_heads, int64_t n, int64_t head_dim, int64_t repeats);
+// How the kernel is timed: its SIMD level and dropout, and the clock (CPU time: the process's, which a loaded
+// machine skews less than wall time; meant for train.threads=1).
+struct KernelTiming {
+  KernelSimd simd = KernelSimd::best;
+  double dropout = 0;
+  bool cpu_time = false;
+};
+KernelRate measure_attention_kernel(int64_t batch_heads, int64_t n, int64_t head_dim, int64_t repeats,
+                                    const KernelTiming& timing = {});
 
 // The machine's float matrix product, size x size x size: through oneDNN (what seqenc's linears and the
 // kernel use) and through LibTorch's own torch::mm.
@@ -68,6 +76,6 @@ struct GemmRate {
   int64_t size = 0;
   double onednn_gflops = 0, libtorch_gflops = 0;
 };
-GemmRate measure_sgemm(int64_t size, int64_t repeats);
+GemmRate measure_sgemm(int64_t size, int64_t repeats, bool cpu_time = false);
 
 }  // namespace seqenc

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "seqenc/nn/fused_attention.h"
 #include "seqenc/schema.h"
 
 namespace seqenc {
@@ -21,6 +22,9 @@ struct BenchOptions {
   bool kernel = false;             // also time the fused attention kernel alone, and the machine's sgemm
   bool profile = false;            // also print the top operators of a step (LibTorch's autograd profiler)
   int64_t sgemm_n = 2048;          // the sgemm (n^3) a step's FLOP rate is compared with; 0: not measured
+  bool kernel_cpu_time = false;    // time them in this process's CPU time, not wall time (a loaded machine)
+  KernelSimd kernel_simd = KernelSimd::best;  // the kernel's SIMD level
+  double kernel_dropout = 0;                  // the kernel's dropout
 };
 
 void add_bench_keys(Schema& schema, BenchOptions& bench);
