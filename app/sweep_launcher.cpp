@@ -25,12 +25,13 @@ namespace seqenc::app {
 
 namespace {
 
-std::vector<std::string> run_args(const RunLaunch& launch, int nproc) {
+std::vector<std::string> run_args(const RunLaunch& launch, int nproc, int max_restarts) {
   std::vector<std::string> a{"seqenc", "train", "--config", launch.config};
   for (const auto& o : launch.overrides) a.insert(a.end(), {"--set", o});
   a.insert(a.end(), {"--run-dir", launch.dir.string()});
   if (launch.resume) a.push_back("--resume");
   if (nproc > 1) a.insert(a.end(), {"--nproc", std::to_string(nproc)});
+  if (max_restarts > 0) a.insert(a.end(), {"--max-restarts", std::to_string(max_restarts)});
   return a;
 }
 
@@ -54,7 +55,7 @@ void ProcessLauncher::start(const RunLaunch& launch) {
   const auto log = launch.dir / "console.log";
   const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) throw WriteError(log.string() + ": cannot open (" + std::strerror(errno) + ")");
-  auto strings = run_args(launch, nproc_);
+  auto strings = run_args(launch, nproc_, max_restarts_);
   std::vector<char*> argv;
   for (auto& s : strings) argv.push_back(s.data());
   argv.push_back(nullptr);

@@ -13,7 +13,8 @@ namespace seqenc::app {
 
 class ProcessLauncher : public RunLauncher {
  public:
-  explicit ProcessLauncher(int nproc) : nproc_(nproc) {}
+  // nproc and max_restarts as `seqenc train --nproc --max-restarts` takes them, for every run.
+  ProcessLauncher(int nproc, int max_restarts) : nproc_(nproc), max_restarts_(max_restarts) {}
   // Forks and execs; the run is in its own process group (a terminal's Ctrl-C reaches the sweep, which forwards
   // it once) and gets SIGTERM (saving a checkpoint) if the sweep dies.
   void start(const RunLaunch& launch) override;
@@ -25,7 +26,7 @@ class ProcessLauncher : public RunLauncher {
     size_t index;
     std::filesystem::path log;
   };
-  int nproc_;
+  int nproc_, max_restarts_;
   std::map<pid_t, Started> running_;
   bool forwarded_ = false;
 };

@@ -54,9 +54,12 @@ class VirtualHosts {
     return out;
   }
 
-  // Every process of the host, killed as a power cut would.
+  // Every process of the host, killed as a power cut would: all frozen first, so that none sees another die (a
+  // worker whose launcher died first gets SIGTERM from PR_SET_PDEATHSIG and would stop gracefully).
   void kill_host(int host) const {
-    for (const pid_t pid : pids(host)) ::kill(pid, SIGKILL);
+    const auto all = pids(host);
+    for (const pid_t pid : all) ::kill(pid, SIGSTOP);
+    for (const pid_t pid : all) ::kill(pid, SIGKILL);
   }
 
   // The cable between the host and the bridge, pulled out (up = false) or put back.

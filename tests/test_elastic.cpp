@@ -268,3 +268,27 @@ TEST_CASE("elastic: compare --nproc 2 --max-restarts continues the comparison af
   fs::remove_all(dir);
   fs::remove(log);
 }
+
+TEST_CASE("elastic: sweep --nproc 2 --max-restarts restarts a run's killed worker, and the sweep ends well",
+          "[elastic][sweep]") {
+  const auto dir = fresh_dir("elastic_sweep");
+  const auto log = fs::path(dir.string() + ".log");
+  auto args = run_args("sweep", dir, 30, {"--grid", "model.num_layers=1", "--nproc", "2", "--max-restarts", "2"});
+  const pid_t sweep = spawn_seqenc(args, log);
+  const auto run = dir / "model.num_layers=1" / "seed-1";
+  wait_for_checkpoint(run, sweep);
+  const auto launchers = children_of(sweep);  // the run's `seqenc train --nproc 2`, whose children are the workers
+  REQUIRE(launchers.size() == 1);
+  const auto workers = children_of(launchers[0]);
+  REQUIRE(workers.size() == 2);
+  kill(workers[1], SIGKILL);
+  CHECK(wait_status(sweep) == 0);
+  INFO(slurp(log) + slurp(run / "console.log"));
+  CHECK(count_of(slurp(run / "console.log"), "(--max-restarts)") == 1);
+  const auto result = json::parse(slurp(run / "result.json"));
+  CHECK(result["restarts"] == 1);
+  CHECK(result["world_size"] == 2);
+  CHECK(metric_lines(run).size() == 30 + 10);
+  fs::remove_all(dir);
+  fs::remove(log);
+}

@@ -178,9 +178,9 @@ TEST_CASE("sentencepiece: a run keeps its model, and eval, export and predict to
           "[cli][sentencepiece]") {
   const auto dir = fresh_dir("spm_run");
   const auto run = dir / "run";
-  auto r =
-      run_seqenc("train --config configs/tags.yaml --set data.tokenizer=sentencepiece --set data.spm_vocab_size=40" +
-                 kFast + " --run-dir " + run.string());
+  auto r = run_seqenc(
+      std::string("train --config configs/tags.yaml --set data.train=" SEQENC_SOURCE_DIR "/data/tags.tsv") +
+      " --set data.tokenizer=sentencepiece --set data.spm_vocab_size=40" + kFast + " --run-dir " + run.string());
   REQUIRE(r.status == 0);
   REQUIRE(fs::exists(run / "spm.model"));
   const auto vocab = load_lines((run / "vocab.txt").string());

@@ -32,7 +32,7 @@ class AnalyzeCommand : public Command {
     sweep.jobs = jobs_;
     sweep.threads = threads_per_run(config.train.threads, cores, jobs_, 1);
     sweep.stop_requested = stop_requested;
-    ProcessLauncher launcher(1);
+    ProcessLauncher launcher(1, 0);
     const auto outcome = write_analysis(config, out_, train_control(), &launcher, sweep);
     for (const auto& failure : outcome.failures) fmt::print(stderr, "seqenc: run failed: {}\n", failure);
     if (outcome.report_path.empty()) {

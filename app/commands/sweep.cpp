@@ -31,6 +31,9 @@ class SweepCommand : public Command {
     c.add_option("--set", overrides_, "Override a key of every run (repeatable)");
     c.add_flag("--extend", extend_, "Add values or seeds to the grid of the sweep already in --run-dir");
     c.add_option("--nproc", nproc_, "Data parallelism: each run on N worker processes")->check(CLI::Range(1, 1024));
+    c.add_option("--max-restarts", max_restarts_,
+                 "Each run restarts its failed workers from its last checkpoint up to N times (as train's)")
+        ->check(CLI::Range(0, 1000));
     c.add_option("--report", report_, "Only rebuild results.jsonl and report.md of the sweep in DIR from its runs");
   }
 
@@ -52,7 +55,7 @@ class SweepCommand : public Command {
     control.threads = threads_per_run(config.train.threads, cores, control.jobs, nproc_);
     control.stop_requested = stop_requested;
     control.on_run_end = [&plan] { write_sweep_results(plan, false); };
-    ProcessLauncher launcher(nproc_);
+    ProcessLauncher launcher(nproc_, max_restarts_);
     const auto outcome = run_sweep(plan, launcher, control);
     const auto report = write_sweep_results(plan);
     fmt::print("\n{}\nreport: {}\n", sweep_table(sweep_rows(sweep_results(plan)), false), report);
@@ -74,7 +77,7 @@ class SweepCommand : public Command {
 
   std::string config_, run_dir_, report_;
   std::vector<std::string> grid_, overrides_;
-  int seeds_ = 0, jobs_ = 0, nproc_ = 1;
+  int seeds_ = 0, jobs_ = 0, nproc_ = 1, max_restarts_ = 0;
   bool extend_ = false;
 };
 
