@@ -23,15 +23,21 @@ if(SEQENC_TORCH_ROOT)
   endif()
   set(CUDA_cudart_LIBRARY "${_cudart}" CACHE FILEPATH "The torch wheel's CUDA runtime")
   set(CUDA_NVRTC_LIB "${_nvrtc}" CACHE FILEPATH "The torch wheel's NVRTC")
+  # Debian's protobuf first: without a protobuf::libprotobuf target, Caffe2Config makes a "dummy" one in its place,
+  # which seqenc's install(EXPORT) cannot carry (the TensorBoard sink links the real one).
+  find_package(Protobuf REQUIRED)
   find_package(Torch REQUIRED)
-  # The wheel's include/ holds its own fmt (12.x) and oneDNN (3.x) headers, and Torch's -isystem folder comes before
-  # /usr/include: seqenc links Debian's libfmt, libspdlog and libdnnl, so their headers must come first.
+  # The wheel's include/ holds its own fmt (12.x), oneDNN (3.x) and protobuf headers, and Torch's -isystem folder
+  # comes before /usr/include: seqenc links Debian's libfmt, libspdlog, libdnnl and libprotobuf, so their headers
+  # must come first.
   find_path(SEQENC_SYSTEM_FMT_INCLUDE fmt/format.h REQUIRED)
   find_path(SEQENC_SYSTEM_DNNL_INCLUDE oneapi/dnnl/dnnl.h REQUIRED)
+  find_path(SEQENC_SYSTEM_PROTOBUF_INCLUDE google/protobuf/message.h REQUIRED)
   set(_first "${CMAKE_BINARY_DIR}/system-headers")
   file(MAKE_DIRECTORY "${_first}")
   file(CREATE_LINK "${SEQENC_SYSTEM_FMT_INCLUDE}/fmt" "${_first}/fmt" SYMBOLIC)
   file(CREATE_LINK "${SEQENC_SYSTEM_DNNL_INCLUDE}/oneapi" "${_first}/oneapi" SYMBOLIC)
+  file(CREATE_LINK "${SEQENC_SYSTEM_PROTOBUF_INCLUDE}/google" "${_first}/google" SYMBOLIC)
   include_directories(BEFORE "${_first}")
 else()
   find_package(Torch REQUIRED)

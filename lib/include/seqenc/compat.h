@@ -169,7 +169,9 @@ std::unique_ptr<Reducer> make_reducer(const std::vector<at::Tensor>& parameters,
 inline at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                                const at::Tensor& attn_mask, double dropout) {
 #if SEQENC_HAS_FUSED_SDPA
-  return at::scaled_dot_product_attention(q, k, v, attn_mask, dropout, /*is_causal=*/false);
+  // An undefined mask must reach it as no mask at all (nullopt), not as an optional holding an undefined tensor.
+  const auto mask = attn_mask.defined() ? c10::optional<at::Tensor>(attn_mask) : c10::nullopt;
+  return at::scaled_dot_product_attention(q, k, v, mask, dropout, /*is_causal=*/false);
 #else
   (void)q, (void)k, (void)v, (void)attn_mask, (void)dropout;
   TORCH_CHECK(false, "scaled_dot_product_attention needs LibTorch 2.x");

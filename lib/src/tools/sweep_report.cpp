@@ -73,8 +73,8 @@ std::string results_jsonl(const SweepPlan& plan, const std::vector<SweepResult>&
 }
 
 std::string pm(const MeanSd& m, const char* format) {
-  const auto mean = fmt::format(format, m.mean);
-  return m.n > 1 ? mean + " ± " + fmt::format(format, m.sd) : mean;
+  const auto mean = fmt::format(fmt::runtime(format), m.mean);
+  return m.n > 1 ? mean + " ± " + fmt::format(fmt::runtime(format), m.sd) : mean;
 }
 
 }  // namespace

@@ -21,7 +21,9 @@ torch::Tensor dropout_generator_state() {
 void set_dropout_generator_state(const torch::Tensor& state) {
   auto generator = at::detail::getDefaultCPUGenerator();
   std::lock_guard<std::mutex> lock(generator.mutex());
-  generator.set_state(state.contiguous());
+  // A copy of its own: a rank's row of the checkpoint's table is a view at an offset, which LibTorch 2.x's
+  // CPUGeneratorImpl::set_state does not expect (rank 1 crashed resuming on 2.x).
+  generator.set_state(state.clone(at::MemoryFormat::Contiguous));
 }
 
 double LocalSync::backward(const torch::Tensor& loss, bool, double loss_sum) {
