@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <regex>
+#include <set>
 #include <string>
 
 namespace fs = std::filesystem;
@@ -62,11 +63,13 @@ TEST_CASE("layout: every library file sits in a layer and includes no higher lay
 TEST_CASE("layout: the library owns no process state", "[layout]") {
   const std::vector<std::string> forbidden = {
       "set_num_threads", "std::signal", "sigaction", "clear_refs", "std::exit", "_exit(", "spdlog::set_default_logger"};
+  // SentencePiece's trainer runs in a child process (it may end the process it runs in); that child ends itself.
+  const std::set<std::pair<std::string, std::string>> in_a_child = {{"sentencepiece.cpp", "_exit("}};
   for (const auto& [file, layer] : library_files()) {
     const std::string text = slurp(file);
     for (const auto& word : forbidden) {
       INFO(file.string() << " uses " << word);
-      CHECK(text.find(word) == std::string::npos);
+      if (in_a_child.count({file.filename().string(), word}) == 0) CHECK(text.find(word) == std::string::npos);
     }
   }
 }

@@ -170,6 +170,31 @@ TEST_CASE("sentencepiece: bad models, sizes and keys are one line naming the fil
   fs::remove_all(dir);
 }
 
+TEST_CASE("sentencepiece: a sample with no visible text is one line naming the file, for either model type",
+          "[data][sentencepiece]") {
+  // SentencePiece's trainer ends the process on such a sample (a CHECK) instead of answering with a status.
+  const auto dir = fresh_dir("spm_invisible");
+  fs::create_directories(dir);
+  const auto train = (dir / "invisible.txt").string();
+  write(train, "\x01\x02\n\x03\n\xe2\x80\x8b \t\n");
+  for (const auto type : {SubwordModel::unigram, SubwordModel::bpe}) {
+    auto o = subwords("text_lm", train, 8);
+    o.valid = o.test = train;
+    o.spm_model_type = type;
+    INFO(name_of(type));  // unigram ends the process; bpe answers with a status
+    CHECK_THROWS_WITH(load_task(o), Catch::StartsWith(train + ": SentencePiece cannot learn a model") &&
+                                        !Catch::Contains("\n"));
+    if (type == SubwordModel::unigram)
+      CHECK_THROWS_WITH(load_task(o), Catch::Contains("does the sample hold visible text?"));
+  }
+  // The process goes on: a model is still learned from a file that has text.
+  auto o = subwords("tsv_classify", kSource + "/data/reviews.train.tsv", 40);
+  o.valid = kSource + "/data/reviews.valid.tsv";
+  o.test = kSource + "/data/reviews.test.tsv";
+  CHECK(load_task(o).tokenizer->pieces().size() == 35);
+  fs::remove_all(dir);
+}
+
 namespace {
 const std::string kFast = " --set train.steps=20 --set train.epochs=0 --set train.eval_every=10 --set train.threads=1";
 }

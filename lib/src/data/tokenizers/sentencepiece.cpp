@@ -5,8 +5,14 @@
 // model's order, and SentencePiece's unknown id is <unk> (docs/data-formats.md). SentencePiece itself runs in
 // libseqenc_sentencepiece.so, in a link namespace of its own (sentencepiece_module.h says why).
 #include <dlfcn.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <random>
 #include <set>
@@ -14,6 +20,7 @@
 #include "sentencepiece_module.h"
 #include "seqenc/data/tokenizer.h"
 #include "seqenc/files.h"
+#include "seqenc/strings.h"
 
 namespace seqenc {
 
@@ -204,6 +211,89 @@ std::string plain_message(std::string message) {
   return message;
 }
 
+// A file descriptor closed when it goes out of scope.
+class Descriptor {
+ public:
+  explicit Descriptor(int fd) : fd_(fd) {}
+  ~Descriptor() {
+    if (fd_ >= 0) close(fd_);
+  }
+  Descriptor(const Descriptor&) = delete;
+  Descriptor& operator=(const Descriptor&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+int memory_file(const char* name) {
+  const int fd = memfd_create(name, MFD_CLOEXEC);
+  if (fd < 0) throw DataError(std::string("data.tokenizer: cannot make a memory file (") + std::strerror(errno) + ")");
+  return fd;
+}
+
+std::string read_back(const Descriptor& file) {
+  std::string bytes;
+  char chunk[1 << 16];
+  for (off_t at = 0;;) {
+    const ssize_t n = pread(file.get(), chunk, sizeof chunk, at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return bytes;
+    bytes.append(chunk, static_cast<size_t>(n));
+    at += n;
+  }
+}
+
+// What the trainer answered: its status (0: the model in `result`; 1: its message in `result`; any other: it
+// ended the process, with `log` what it printed), or the signal that stopped it.
+struct Learned {
+  int status = 0, signal = 0;
+  std::string result, log;
+};
+
+// SentencePiece's trainer ends the process (a CHECK, then exit(-1)) on some samples instead of answering with a
+// status: one of only spaces and control or zero-width characters, say. It runs in a child process, so that such
+// an end is one line here. The child uses only the module (which has its own libc), write(2) and _exit(2): the
+// parent's threads and locks do not exist there.
+Learned learn_in_child(const std::vector<const char*>& args, const std::vector<const char*>& texts,
+                       const std::vector<size_t>& sizes, uint32_t seed) {
+  const Module& m = module();  // loaded before the fork
+  const Descriptor result(memory_file("seqenc-spm-model")), log(memory_file("seqenc-spm-log"));
+  const pid_t child = fork();
+  if (child < 0) throw DataError(std::string("data.tokenizer: cannot start SentencePiece (") + std::strerror(errno) + ")");
+  if (child == 0) {
+    dup2(log.get(), STDERR_FILENO);
+    SeqencSpmBuffer out{nullptr, 0};
+    const int status = m.train(args.data(), args.size(), texts.data(), sizes.data(), texts.size(), seed, &out);
+    for (size_t done = 0; done < out.size;) {
+      const ssize_t n = write(result.get(), out.data + done, out.size - done);
+      if (n < 0 && errno != EINTR) _exit(3);
+      if (n > 0) done += static_cast<size_t>(n);
+    }
+    _exit(status == 0 ? 0 : 1);
+  }
+  int wait_status = 0;
+  while (waitpid(child, &wait_status, 0) < 0) {
+    if (errno != EINTR) throw DataError(std::string("data.tokenizer: lost SentencePiece (") + std::strerror(errno) + ")");
+  }
+  Learned learned;
+  learned.status = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
+  learned.signal = WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0;
+  learned.result = read_back(result);
+  learned.log = read_back(log);
+  return learned;
+}
+
+// Why the trainer gave no model, in one line.
+std::string failure(const Learned& learned) {
+  if (learned.status == 1) return plain_message(learned.result);
+  if (learned.signal != 0) return std::string("it was stopped by signal ") + strsignal(learned.signal);
+  const auto first_line = learned.log.substr(0, learned.log.find('\n'));
+  return "it ended with status " + std::to_string(learned.status) +
+         (first_line.empty() ? std::string() : " (" + trim(first_line) + ")") +
+         "; does the sample hold visible text? (lines of only spaces, control or zero-width characters hold none)";
+}
+
 // A model learned from a sample of the training split, as bytes. Same options and data: the same model.
 std::string train_model(const DataOptions& o, const TextStream& training_text) {
   const auto texts = sample_text(training_text, o.spm_sample_lines, o.seed);
@@ -223,15 +313,12 @@ std::string train_model(const DataOptions& o, const TextStream& training_text) {
     text_ptrs.push_back(t.data());
     sizes.push_back(t.size());
   }
-  SeqencSpmBuffer out{nullptr, 0};
-  const int status = module().train(arg_ptrs.data(), arg_ptrs.size(), text_ptrs.data(), sizes.data(), texts.size(),
-                                    static_cast<uint32_t>(o.seed % 0xFFFFFFFFu), &out);
-  auto result = take(out);
-  if (status != 0) {
+  const auto learned = learn_in_child(arg_ptrs, text_ptrs, sizes, static_cast<uint32_t>(o.seed % 0xFFFFFFFFu));
+  if (learned.status != 0 || learned.signal != 0) {
     throw DataError(o.train + ": SentencePiece cannot learn a model of data.spm_vocab_size " +
-                    std::to_string(o.spm_vocab_size) + " from the training split: " + plain_message(result));
+                    std::to_string(o.spm_vocab_size) + " from the training split: " + failure(learned));
   }
-  return result;
+  return learned.result;
 }
 
 std::shared_ptr<const Tokenizer> make(const DataOptions& o, const TextStream& training_text) {
