@@ -4,6 +4,7 @@
 
 #include "json.h"
 #include "seqenc/data/batching.h"
+#include "seqenc/nn/cross_entropy.h"
 
 namespace seqenc {
 
@@ -17,9 +18,7 @@ torch::Tensor task_loss(const torch::Tensor& logits, const torch::Tensor& labels
   const auto C = logits.size(-1);
   auto flat_labels = labels.reshape({-1});
   if (flat_labels.numel() == 0) return logits.sum() * 0;  // nothing to learn in this batch
-  namespace F = torch::nn::functional;
-  return F::cross_entropy(logits.reshape({-1, C}), flat_labels,
-                          F::CrossEntropyFuncOptions().ignore_index(kIgnoreLabel).label_smoothing(label_smoothing));
+  return cross_entropy(logits.reshape({-1, C}), flat_labels, kIgnoreLabel, label_smoothing);
 }
 
 namespace {
