@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
     names.push_back(entry.name);
   }
   seqenc::app::ignore_file_size_signal();
+  seqenc::app::keep_freed_memory();
   if (argc > 1 && argv[1][0] != '-' && std::find(names.begin(), names.end(), argv[1]) == names.end()) {
     return fail(kExitUsage,
                 fmt::format("unknown command '{}' (commands: {}; see seqenc --help)", argv[1], fmt::join(names, ", ")));

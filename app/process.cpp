@@ -3,7 +3,11 @@
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <limits>
+
+#include <malloc.h>
 
 #include <torch/torch.h>
 
@@ -24,6 +28,17 @@ void on_stop_signal(int signal) {
 }  // namespace
 
 void ignore_file_size_signal() { std::signal(SIGXFSZ, SIG_IGN); }
+
+void keep_freed_memory() {
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if ((tunables && std::strstr(tunables, "glibc.malloc.")) || std::getenv("MALLOC_TRIM_THRESHOLD_") ||
+      std::getenv("MALLOC_MMAP_THRESHOLD_") || std::getenv("MALLOC_TOP_PAD_")) {
+    return;
+  }
+  // Blocks up to 32 MB (glibc's largest threshold) come from the heap, and the heap's top is never given back.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+}
 
 void install_stop_handlers() {
   g_stop_signal = 0;

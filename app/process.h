@@ -11,6 +11,10 @@ namespace seqenc::app {
 // Set once at start: a write past RLIMIT_FSIZE fails with EFBIG (reported as one line naming the file) instead of
 // killing the process with SIGXFSZ.
 void ignore_file_size_signal();
+// Set once at start: freed memory stays with the process for the next step (glibc's malloc otherwise returns the
+// heap's top and maps every block over its adaptive threshold afresh, so a training step page-faults on memory the
+// last step just freed: 5-7 % of a step, docs/performance.md). Left alone when the environment tunes malloc.
+void keep_freed_memory();
 // Ctrl-C / SIGTERM request a stop (the run checkpoints and returns); a second one ends the process at once.
 void install_stop_handlers();
 // "" while no stop was requested, else its cause: "Ctrl-C" or "SIGTERM".
