@@ -60,6 +60,7 @@ std::string stop_requested() {
 }
 
 void reset_peak_memory() {
+  malloc_trim(0);  // what keep_freed_memory kept for an earlier row is not this one's peak
   std::ofstream clear("/proc/self/clear_refs");
   if (clear) clear << "5";  // resets VmHWM to the current RSS (Linux >= 4.0)
 }

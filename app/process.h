@@ -19,7 +19,8 @@ void keep_freed_memory();
 void install_stop_handlers();
 // "" while no stop was requested, else its cause: "Ctrl-C" or "SIGTERM".
 std::string stop_requested();
-// Resets the process's peak resident memory (VmHWM) to the current one, where Linux allows.
+// Gives freed memory back and resets the process's peak resident memory (VmHWM) to the current one, where Linux
+// allows.
 void reset_peak_memory();
 // Intra-op CPU threads for LibTorch; 0 keeps LibTorch's default.
 void use_threads(int64_t threads);

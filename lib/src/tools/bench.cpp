@@ -51,58 +51,106 @@ KernelPlan bench_plan(const ToolConfig& config, const TrainControl& control, std
   return plan_kernels(shape, {m.attention, config.train.matmul, config.train.blas}, control.tuning, warnings);
 }
 
-// Median ms of b.steps steps over b.repeats repeats, after b.warmup untimed steps.
-double time_steps(const std::function<void()>& step, const BenchOptions& b) {
-  for (int64_t i = 0; i < b.warmup; ++i) step();
-  std::vector<double> ms;
-  for (int64_t r = 0; r < b.repeats; ++r) {
-    const auto start = std::chrono::steady_clock::now();
-    for (int64_t i = 0; i < b.steps; ++i) step();
-    const std::chrono::duration<double, std::milli> spent = std::chrono::steady_clock::now() - start;
-    ms.push_back(spent.count() / static_cast<double>(b.steps));
+}  // namespace
+
+namespace {
+
+// A bench row ready to run: its model, optimizer and one training step (which sets its own kernels, so that rows
+// can take turns).
+struct PreparedRow {
+  BenchResult result;
+  ToolConfig config;
+  torch::Device device = torch::kCPU;
+  SequenceModel model{nullptr};
+  std::function<void()> step;
+};
+
+std::unique_ptr<PreparedRow> prepare_row(const ToolConfig& config, const TrainControl& control) {
+  if (auto problems = tool_config_problems(config); !problems.empty())
+    throw ConfigError("configuration: " + join(problems, "; "));
+  if (control.reset_peak_memory) control.reset_peak_memory();
+  auto row = std::make_unique<PreparedRow>();
+  row->config = config;
+  const auto& b = row->config.bench;
+  row->device = resolve_device(config.train.device);
+  check_precision(config.train.precision, row->device);
+  row->result.kernels = bench_plan(config, control, &row->result.warnings);
+  torch::manual_seed(config.train.seed);
+  auto options = encoder_options_for(config, b.vocab_size, false, std::max(b.seq_len, config.data.max_len));
+  options.attention = row->result.kernels.attention;
+  row->model = SequenceModel(options, HeadOptions{HeadKind::tag, b.vocab_size, Pooling::mean});
+  row->model->to(row->device);
+  row->model->train();
+  auto optimizer = std::make_shared<torch::optim::Adam>(row->model->parameters(),
+                                                        torch::optim::AdamOptions(config.train.lr));
+  row->step = [r = row.get(), optimizer, set_blas = control.tuning.set_blas_override] {
+    const auto& b = r->config.bench;
+    if (set_blas) set_blas(r->result.kernels.blas == BlasChoice::onednn);
+    auto tokens = torch::randint(kNumSpecialTokens, b.vocab_size, {b.batch_size, b.seq_len}, torch::kLong);
+    auto lens = torch::randint(b.seq_len / 2, b.seq_len + 1, {b.batch_size}, torch::kLong);
+    auto labels = torch::randint(0, b.vocab_size, {b.batch_size, b.seq_len}, torch::kLong);
+    labels.masked_fill_(valid_positions(lens, b.seq_len).logical_not(), kIgnoreLabel);
+    torch::Tensor loss;
+    {
+      PrecisionScope precision(r->config.train.precision);
+      MatmulScope matmul(r->result.kernels.matmul);
+      auto out = r->model->labelled_logits(tokens.to(r->device), lens.to(r->device), labels.to(r->device));
+      loss = task_loss(out.logits, out.labels);
+    }
+    optimizer->zero_grad();
+    loss.backward();
+    optimizer->step();
+    if (r->device.is_cuda()) loss.item<double>();  // wait for the GPU before reading the clock
+  };
+  return row;
+}
+
+// ms per step of `steps` steps.
+double time_block(const std::function<void()>& step, int64_t steps) {
+  const auto start = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < steps; ++i) step();
+  const std::chrono::duration<double, std::milli> spent = std::chrono::steady_clock::now() - start;
+  return spent.count() / static_cast<double>(steps);
+}
+
+BenchResult finish_row(PreparedRow& row) {
+  if (row.config.bench.profile) row.result.operators = profile_operators(row.step, 2);
+  fill_result(row.result, row.config, *row.model->encoder, row.device);
+  return std::move(row.result);
+}
+
+// Rows of one shape, timed in turns (repeat r of every row, then repeat r + 1), so that whatever drifts while they
+// run (the machine's clock, its neighbours) falls on all of them alike: rows timed one after another differed by up
+// to 7 % for the same configuration. Each row's untimed warmup (at least one step: first use of its kernels) also
+// measures its peak memory.
+std::vector<BenchResult> time_in_turns(std::vector<std::unique_ptr<PreparedRow>>& rows, const BenchOptions& b,
+                                       const TrainControl& control) {
+  for (auto& row : rows) {
+    if (control.reset_peak_memory) control.reset_peak_memory();
+    for (int64_t i = 0; i < std::max<int64_t>(b.warmup, 1); ++i) row->step();
+    row->result.peak_rss_mb = peak_rss_mb();
   }
-  return median(ms);
+  std::vector<std::vector<double>> ms(rows.size());
+  for (int64_t r = 0; r < b.repeats; ++r) {
+    for (size_t i = 0; i < rows.size(); ++i) ms[i].push_back(time_block(rows[i]->step, b.steps));
+  }
+  std::vector<BenchResult> results;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    rows[i]->result.ms_per_step = median(ms[i]);
+    results.push_back(finish_row(*rows[i]));
+  }
+  return results;
 }
 
 }  // namespace
 
 BenchResult run_bench(const ToolConfig& config, const TrainControl& control) {
-  if (auto problems = tool_config_problems(config); !problems.empty())
-    throw ConfigError("configuration: " + join(problems, "; "));
-  if (control.reset_peak_memory) control.reset_peak_memory();
-  const auto& b = config.bench;
-  const auto device = resolve_device(config.train.device);
-  check_precision(config.train.precision, device);
-  BenchResult r;
-  r.kernels = bench_plan(config, control, &r.warnings);
-  torch::manual_seed(config.train.seed);
-  auto options = encoder_options_for(config, b.vocab_size, false, std::max(b.seq_len, config.data.max_len));
-  options.attention = r.kernels.attention;
-  SequenceModel model(options, HeadOptions{HeadKind::tag, b.vocab_size, Pooling::mean});
-  model->to(device);
-  model->train();
-  torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(config.train.lr));
-  auto step = [&] {
-    auto tokens = torch::randint(kNumSpecialTokens, b.vocab_size, {b.batch_size, b.seq_len}, torch::kLong).to(device);
-    auto lens = torch::randint(b.seq_len / 2, b.seq_len + 1, {b.batch_size}, torch::kLong).to(device);
-    auto labels = torch::randint(0, b.vocab_size, {b.batch_size, b.seq_len}, torch::kLong).to(device);
-    labels.masked_fill_(valid_positions(lens, b.seq_len).logical_not(), kIgnoreLabel);
-    torch::Tensor loss;
-    {
-      PrecisionScope precision(config.train.precision);
-      MatmulScope matmul(r.kernels.matmul);
-      auto out = model->labelled_logits(tokens, lens, labels);
-      loss = task_loss(out.logits, out.labels);
-    }
-    optimizer.zero_grad();
-    loss.backward();
-    optimizer.step();
-    if (device.is_cuda()) loss.item<double>();  // wait for the GPU before reading the clock
-  };
-  r.ms_per_step = time_steps(step, b);
-  if (b.profile) r.operators = profile_operators(step, 2);
-  fill_result(r, config, *model->encoder, device);
-  return r;
+  auto row = prepare_row(config, control);
+  for (int64_t i = 0; i < config.bench.warmup; ++i) row->step();
+  std::vector<double> ms;
+  for (int64_t r = 0; r < config.bench.repeats; ++r) ms.push_back(time_block(row->step, config.bench.steps));
+  row->result.ms_per_step = median(ms);
+  return finish_row(*row);
 }
 
 void fill_result(BenchResult& r, const ToolConfig& config, const EncoderImpl& encoder, const torch::Device& device) {
@@ -120,7 +168,7 @@ void fill_result(BenchResult& r, const ToolConfig& config, const EncoderImpl& en
   r.tokens_per_s = static_cast<double>(b.batch_size * b.seq_len) / (r.ms_per_step / 1000.0);
   r.step_gflop = step_gflop(encoder, b, config.model.num_hiddens);
   r.achieved_gflops = r.step_gflop / (r.ms_per_step / 1000.0);
-  r.peak_rss_mb = peak_rss_mb();
+  if (r.peak_rss_mb == 0) r.peak_rss_mb = peak_rss_mb();  // time_in_turns measures it beforehand
   r.device = device.str();
 }
 
@@ -164,19 +212,6 @@ std::vector<std::pair<ToolConfig, std::string>> forced_variants(const ToolConfig
 }
 }  // namespace
 
-namespace {
-
-// The first run at a new shape pays for what later runs find ready (oneDNN's kernels for each product shape, the
-// heap grown to the step's size): auto's row, timed first, was 7-20 % slower than the same choice forced after it.
-// An untimed run of it first, as long as a timed one, leaves every row the same start.
-void prime(const ToolConfig& c, const TrainControl& control) {
-  ToolConfig once = c;
-  once.bench.profile = false;
-  run_bench(once, control);
-}
-
-}  // namespace
-
 std::vector<BenchResult> time_each(const ToolConfig& config, const TrainControl& control) {
   std::vector<BenchResult> results;
   for (const auto& [n, batch] : bench_sweep(config.bench)) {
@@ -184,13 +219,18 @@ std::vector<BenchResult> time_each(const ToolConfig& config, const TrainControl&
     c.bench.seq_len = n;
     c.bench.batch_size = batch;
     c.bench.seq_lens.clear();
-    if (!config.bench.seq_lens.empty()) prime(c, control);
-    results.push_back(run_bench(c, control));
-    if (config.bench.seq_lens.empty()) continue;  // a sweep also times every forced choice beside auto
-    for (const auto& [variant, forced] : forced_variants(c, static_cast<bool>(control.tuning.set_blas_override))) {
-      results.push_back(run_bench(variant, control));
-      results.back().forced = forced;
+    if (config.bench.seq_lens.empty()) {
+      results.push_back(run_bench(c, control));
+      continue;
     }
+    // A sweep also times every forced choice beside auto, in turns.
+    std::vector<std::unique_ptr<PreparedRow>> rows;
+    rows.push_back(prepare_row(c, control));
+    for (const auto& [variant, forced] : forced_variants(c, static_cast<bool>(control.tuning.set_blas_override))) {
+      rows.push_back(prepare_row(variant, control));
+      rows.back()->result.forced = forced;
+    }
+    for (auto& r : time_in_turns(rows, c.bench, control)) results.push_back(std::move(r));
   }
   return results;
 }
