@@ -22,6 +22,7 @@ Usage:
       --python /usr/bin/python3,.venv/bin/python --builds build,build-torch2 --dropouts 0.1,0
   scripts/bench_pytorch.py --encoders cnn,rnn --seq-lens 128:32,128:1 --num-hiddens 64
   scripts/bench_pytorch.py --precision fp32,bf16          (one size, both precisions, PyTorch's CPU autocast)
+  scripts/bench_pytorch.py --peers sdpa --seq-lens 512:8 --no-compile --profile   (the peer's top operators)
 Rows name the build or interpreter and its torch version; each table ends with the fastest Python peer and
 seqenc's best build against it. --json FILE also writes every row as one JSON object per line.
 """
@@ -277,6 +278,11 @@ def run_child(a):
             step()
         times.append((time.perf_counter() - start) * 1000 / a.steps)
     ms = statistics.median(times)
+    if a.profile:  # the peer's side of seqenc bench --profile: top operators of two steps by self time
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            step()
+            step()
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=20), file=sys.stderr)
     print(json.dumps({"ms_per_step": ms, "tokens_per_s": a.batch_size * a.seq_len / (ms / 1000),
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "compile_s": compile_s, "torch": torch.__version__,
@@ -292,7 +298,11 @@ def time_python(python, peer, a, n, batch, dropout, precision):
             str(dropout), "--precision", precision]
     for key in SHARED_KEYS:
         args += ["--" + key.replace("_", "-"), str(getattr(a, key))]
+    if a.profile:
+        args.append("--profile")
     done = subprocess.run(args, capture_output=True, text=True)
+    if a.profile and done.returncode == 0:
+        print(f"\n{peer}, n {n} x batch {batch}: top operators of two steps under torch.profiler\n{done.stderr}")
     if done.returncode != 0:
         return {"skipped": "failed: " + (done.stderr.strip().splitlines() or ["?"])[-1]}
     return json.loads(done.stdout.splitlines()[-1])
@@ -397,6 +407,8 @@ def main():
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--max-n", type=int, default=8192, help=argparse.SUPPRESS)
+    p.add_argument("--profile", action="store_true",
+                   help="also print each Python peer's top operators (torch.profiler; seqenc's: seqenc bench --profile)")
     p.add_argument("--json", default="", help="also write every row to this file, one JSON object per line")
     p.add_argument("--child", default="", help=argparse.SUPPRESS)
     a = p.parse_args()
