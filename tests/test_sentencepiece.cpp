@@ -2,9 +2,12 @@
 // vocabulary and its ids, tags per word, the model kept with a run and an export, resume, and bad input.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
+#include <thread>
 
 #include "cli.h"
 #include "helpers.h"
@@ -293,4 +296,71 @@ TEST_CASE("sentencepiece: command-line mistakes are one line and exit 2", "[cli]
   CHECK(r.status == 2);
   CHECK_THAT(r.err, Catch::Contains("data.spm_model_type"));
   CHECK_FALSE(fs::exists("/tmp/seqenc_spm_never"));
+}
+
+namespace {
+// The processes whose parent is `parent` (from /proc).
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> children;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const auto name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    const auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 2));
+    char state = 0;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == parent) children.push_back(std::stoi(name));
+  }
+  return children;
+}
+
+// Whether `pid` still runs (a zombie has ended).
+bool running(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  const auto close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
+}
+}  // namespace
+
+TEST_CASE("sentencepiece: a run killed while SentencePiece learns leaves no trainer behind", "[cli][sentencepiece]") {
+  // SentencePiece learns in a child process; kill -9 of the run must end it too (it holds the run's files).
+  const auto dir = fresh_dir("spm_killed");
+  fs::create_directories(dir);
+  const auto train = (dir / "big.txt").string();
+  {
+    std::ofstream out(train);
+    std::mt19937 rng(3);
+    for (int line = 0; line < 150000; ++line) {
+      for (int w = 0; w < 12; ++w) out << (w ? " " : "") << "w" << rng() % 40000 << char('a' + rng() % 26);
+      out << '\n';
+    }
+  }
+  const auto pid = spawn_seqenc({"train", "--config", kSource + "/configs/corpus_lm.yaml", "--set", "data.train=" + train,
+                                 "--set", "data.valid=" + train, "--set", "data.test=" + train, "--set",
+                                 "data.tokenizer=sentencepiece", "--set", "data.spm_vocab_size=8000", "--set",
+                                 "data.spm_sample_lines=150000", "--run-dir", (dir / "run").string()},
+                                dir / "log");
+  std::vector<pid_t> trainer;
+  for (int i = 0; i < 600 && trainer.empty(); ++i) {  // up to a minute for the data to load
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    trainer = children_of(pid);
+  }
+  REQUIRE(trainer.size() == 1);
+  kill(pid, SIGKILL);
+  CHECK(wait_status(pid) == 128 + SIGKILL);
+  bool ended = false;
+  for (int i = 0; i < 100 && !ended; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ended = !running(trainer[0]);
+  }
+  CHECK(ended);
+  if (!ended) kill(trainer[0], SIGKILL);
+  fs::remove_all(dir);
 }

@@ -6,6 +6,7 @@
 // libseqenc_sentencepiece.so, in a link namespace of its own (sentencepiece_module.h says why).
 #include <dlfcn.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -259,9 +260,12 @@ Learned learn_in_child(const std::vector<const char*>& args, const std::vector<c
                        const std::vector<size_t>& sizes, uint32_t seed) {
   const Module& m = module();  // loaded before the fork
   const Descriptor result(memory_file("seqenc-spm-model")), log(memory_file("seqenc-spm-log"));
+  const pid_t parent = getpid();
   const pid_t child = fork();
   if (child < 0) throw DataError(std::string("data.tokenizer: cannot start SentencePiece (") + std::strerror(errno) + ")");
   if (child == 0) {
+    // Ends with its parent (a killed run must not leave it holding the run's sockets and files).
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(4);
     dup2(log.get(), STDERR_FILENO);
     SeqencSpmBuffer out{nullptr, 0};
     const int status = m.train(args.data(), args.size(), texts.data(), sizes.data(), texts.size(), seed, &out);
