@@ -37,7 +37,8 @@ TEST_CASE("cross_entropy: equals LibTorch's in value and gradient", "[nn][cross_
       INFO("classes " << classes << ", smoothing " << smoothing);
       CHECK(fused_loss.item<double>() == Approx(loss.item<double>()).epsilon(1e-5));
       CHECK(torch::allclose(fused_grad, grad, 1e-4, 1e-6));
-      CHECK(fused_grad.index({torch::arange(0, rows, 5)}).abs().max().item<float>() == 0);  // ignored rows learn nothing
+      // ignored rows learn nothing
+      CHECK(fused_grad.index({torch::arange(0, rows, 5)}).abs().max().item<float>() == 0);
     }
   }
 }
@@ -62,7 +63,8 @@ TEST_CASE("cross_entropy: what it does not fuse is LibTorch's answer", "[nn][cro
   const auto logits = torch::randn({3, 4}, torch::kDouble);
   CHECK(torch::allclose(loss_and_grad(logits, labels, 0, true).second, loss_and_grad(logits, labels, 0, false).second));
   // No row to learn from: LibTorch's 0 / 0.
-  CHECK(std::isnan(cross_entropy(torch::randn({2, 4}), torch::full({2}, kIgnore, torch::kLong), kIgnore, 0).item<float>()));
+  CHECK(std::isnan(
+      cross_entropy(torch::randn({2, 4}), torch::full({2}, kIgnore, torch::kLong), kIgnore, 0).item<float>()));
   // A label out of range: LibTorch's error, not a read past the row.
   CHECK_THROWS(cross_entropy(torch::randn({2, 4}), torch::tensor({0, 4}, torch::kLong), kIgnore, 0));
 }

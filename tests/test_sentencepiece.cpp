@@ -185,8 +185,8 @@ TEST_CASE("sentencepiece: a sample with no visible text is one line naming the f
     o.valid = o.test = train;
     o.spm_model_type = type;
     INFO(name_of(type));  // unigram ends the process; bpe answers with a status
-    CHECK_THROWS_WITH(load_task(o), Catch::StartsWith(train + ": SentencePiece cannot learn a model") &&
-                                        !Catch::Contains("\n"));
+    CHECK_THROWS_WITH(load_task(o),
+                      Catch::StartsWith(train + ": SentencePiece cannot learn a model") && !Catch::Contains("\n"));
     if (type == SubwordModel::unigram)
       CHECK_THROWS_WITH(load_task(o), Catch::Contains("does the sample hold visible text?"));
   }
@@ -299,33 +299,35 @@ TEST_CASE("sentencepiece: command-line mistakes are one line and exit 2", "[cli]
 }
 
 namespace {
-// The processes whose parent is `parent` (from /proc).
+// A process's state letter and parent, from /proc/PID/stat; state 0 when it is gone.
+std::pair<char, pid_t> proc_stat(const fs::path& proc_dir) {
+  std::ifstream stat(proc_dir / "stat");
+  std::string line;
+  std::getline(stat, line);
+  const auto close = line.rfind(')');  // the command name in parentheses may hold spaces
+  if (close == std::string::npos) return {0, 0};
+  std::istringstream rest(line.substr(close + 2));
+  char state = 0;
+  pid_t ppid = 0;
+  rest >> state >> ppid;
+  return {state, ppid};
+}
+
+// The processes whose parent is `parent`.
 std::vector<pid_t> children_of(pid_t parent) {
   std::vector<pid_t> children;
   for (const auto& entry : fs::directory_iterator("/proc")) {
     const auto name = entry.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream stat(entry.path() / "stat");
-    std::string line;
-    std::getline(stat, line);
-    const auto close = line.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(line.substr(close + 2));
-    char state = 0;
-    pid_t ppid = 0;
-    rest >> state >> ppid;
-    if (ppid == parent) children.push_back(std::stoi(name));
+    if (proc_stat(entry.path()).second == parent) children.push_back(std::stoi(name));
   }
   return children;
 }
 
 // Whether `pid` still runs (a zombie has ended).
 bool running(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) return false;
-  const auto close = line.rfind(')');
-  return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
+  const char state = proc_stat("/proc/" + std::to_string(pid)).first;
+  return state != 0 && state != 'Z';
 }
 }  // namespace
 
@@ -342,11 +344,11 @@ TEST_CASE("sentencepiece: a run killed while SentencePiece learns leaves no trai
       out << '\n';
     }
   }
-  const auto pid = spawn_seqenc({"train", "--config", kSource + "/configs/corpus_lm.yaml", "--set", "data.train=" + train,
-                                 "--set", "data.valid=" + train, "--set", "data.test=" + train, "--set",
-                                 "data.tokenizer=sentencepiece", "--set", "data.spm_vocab_size=8000", "--set",
-                                 "data.spm_sample_lines=150000", "--run-dir", (dir / "run").string()},
-                                dir / "log");
+  const auto pid = spawn_seqenc(
+      {"train", "--config", kSource + "/configs/corpus_lm.yaml", "--set", "data.train=" + train, "--set",
+       "data.valid=" + train, "--set", "data.test=" + train, "--set", "data.tokenizer=sentencepiece", "--set",
+       "data.spm_vocab_size=8000", "--set", "data.spm_sample_lines=150000", "--run-dir", (dir / "run").string()},
+      dir / "log");
   std::vector<pid_t> trainer;
   for (int i = 0; i < 600 && trainer.empty(); ++i) {  // up to a minute for the data to load
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

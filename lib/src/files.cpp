@@ -16,15 +16,6 @@ namespace seqenc {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-std::string cause(int error) { return std::strerror(error); }
-
-[[noreturn]] void cannot_write(const fs::path& path, const std::string& why) {
-  throw WriteError("cannot write " + path.string() + ": " + why);
-}
-
-// write(2) until all n bytes are out; false (errno set) on failure.
 bool write_all(int fd, const void* data, size_t n) {
   const auto* p = static_cast<const char*>(data);
   while (n > 0) {
@@ -38,6 +29,14 @@ bool write_all(int fd, const void* data, size_t n) {
     n -= static_cast<size_t>(w);
   }
   return true;
+}
+
+namespace {
+
+std::string cause(int error) { return std::strerror(error); }
+
+[[noreturn]] void cannot_write(const fs::path& path, const std::string& why) {
+  throw WriteError("cannot write " + path.string() + ": " + why);
 }
 
 // fsync of a directory, so that a rename in it is durable. Some file systems cannot (EINVAL): nothing to do.

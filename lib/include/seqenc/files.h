@@ -42,6 +42,8 @@ void sync_file(const std::filesystem::path& path);
 // (Permission denied)"), or "" when it can. Every reader of users' files asks this first, so that a directory
 // given as a file is one line naming it rather than a stream error naming nothing.
 std::string input_problem(const std::filesystem::path& path);
+// write(2) until all n bytes are out (EINTR retried); false, errno set, on failure. Allocates nothing.
+bool write_all(int fd, const void* data, size_t n);
 // The whole file; "" and why in *problem when it cannot be read.
 std::string read_whole_file(const std::filesystem::path& path, std::string* problem);
 

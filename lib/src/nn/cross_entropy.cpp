@@ -17,6 +17,7 @@ namespace {
 constexpr int64_t kRowsPerTask = 16;
 
 struct Rows {
+  const detail::RowOps<float>* ops;  // at the CPU's best SIMD level
   const float* logits;
   const int64_t* labels;
   int64_t num_classes;
@@ -28,7 +29,7 @@ struct Rows {
 // (1 - smoothing) (lse - x[label]) + smoothing (lse - mean(x)), lse = shift + log(sum), computed from x - shift so
 // that a row of huge logits keeps its precision; 0 for an ignored row.
 void forward_rows(const Rows& r, int64_t begin, int64_t end, float* shift, float* sum, double* loss) {
-  const auto& ops = detail::row_ops(detail::resolve_simd(KernelSimd::best), float{});
+  const auto& ops = *r.ops;
   std::vector<float> scratch(static_cast<size_t>(r.num_classes));
   const auto C = r.num_classes;
   for (int64_t i = begin; i < end; ++i) {
@@ -54,7 +55,7 @@ void forward_rows(const Rows& r, int64_t begin, int64_t end, float* shift, float
 // grad[i] = scale (softmax(x_i) - (1 - smoothing) onehot(label_i) - smoothing / C); 0 for an ignored row.
 void backward_rows(const Rows& r, const float* shift, const float* sum, float scale, int64_t begin, int64_t end,
                    float* grad) {
-  const auto& ops = detail::row_ops(detail::resolve_simd(KernelSimd::best), float{});
+  const auto& ops = *r.ops;
   const auto C = r.num_classes;
   for (int64_t i = begin; i < end; ++i) {
     float* g = grad + i * C;
@@ -73,11 +74,16 @@ void backward_rows(const Rows& r, const float* shift, const float* sum, float sc
   }
 }
 
+const detail::RowOps<float>* best_row_ops() {
+  return &detail::row_ops(detail::resolve_simd(KernelSimd::best), float{});
+}
+
 class CrossEntropyFunction : public torch::autograd::Function<CrossEntropyFunction> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& logits,
                                const torch::Tensor& labels, int64_t ignore_index, double smoothing, int64_t counted) {
-    const Rows rows{logits.data_ptr<float>(), labels.data_ptr<int64_t>(), logits.size(1), ignore_index, smoothing};
+    const Rows rows{best_row_ops(), logits.data_ptr<float>(), labels.data_ptr<int64_t>(), logits.size(1), ignore_index,
+                    smoothing};
     const auto N = logits.size(0);
     auto stats = torch::empty({2, N}, logits.options());  // each row's shift and sum
     float* shift = stats.data_ptr<float>();
@@ -98,8 +104,12 @@ class CrossEntropyFunction : public torch::autograd::Function<CrossEntropyFuncti
                                                  torch::autograd::variable_list grad_outputs) {
     const auto saved = ctx->get_saved_variables();
     const auto& logits = saved[0];
-    const Rows rows{logits.data_ptr<float>(), saved[1].data_ptr<int64_t>(), logits.size(1),
-                    ctx->saved_data["ignore_index"].toInt(), ctx->saved_data["smoothing"].toDouble()};
+    const Rows rows{best_row_ops(),
+                    logits.data_ptr<float>(),
+                    saved[1].data_ptr<int64_t>(),
+                    logits.size(1),
+                    ctx->saved_data["ignore_index"].toInt(),
+                    ctx->saved_data["smoothing"].toDouble()};
     const auto scale = grad_outputs[0].item<float>() / static_cast<float>(ctx->saved_data["counted"].toInt());
     auto grad = torch::empty_like(logits);
     const float* shift = saved[2].data_ptr<float>();
@@ -135,8 +145,7 @@ torch::Tensor cross_entropy(const torch::Tensor& logits, const torch::Tensor& la
   }
   // No row to learn from (LibTorch's answer is 0 / 0), or a label out of range (LibTorch's error): LibTorch's.
   if (counted == 0 || !in_range) return libtorch();
-  return CrossEntropyFunction::apply(logits.contiguous(), flat, ignore_index, label_smoothing,
-                                     counted);
+  return CrossEntropyFunction::apply(logits.contiguous(), flat, ignore_index, label_smoothing, counted);
 }
 
 }  // namespace seqenc

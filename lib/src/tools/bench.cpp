@@ -51,10 +51,6 @@ KernelPlan bench_plan(const ToolConfig& config, const TrainControl& control, std
   return plan_kernels(shape, {m.attention, config.train.matmul, config.train.blas}, control.tuning, warnings);
 }
 
-}  // namespace
-
-namespace {
-
 // A bench row ready to run: its model, optimizer and one training step (which sets its own kernels, so that rows
 // can take turns).
 struct PreparedRow {
@@ -81,8 +77,8 @@ std::unique_ptr<PreparedRow> prepare_row(const ToolConfig& config, const TrainCo
   row->model = SequenceModel(options, HeadOptions{HeadKind::tag, b.vocab_size, Pooling::mean});
   row->model->to(row->device);
   row->model->train();
-  auto optimizer = std::make_shared<torch::optim::Adam>(row->model->parameters(),
-                                                        torch::optim::AdamOptions(config.train.lr));
+  auto optimizer =
+      std::make_shared<torch::optim::Adam>(row->model->parameters(), torch::optim::AdamOptions(config.train.lr));
   row->step = [r = row.get(), optimizer, set_blas = control.tuning.set_blas_override] {
     const auto& b = r->config.bench;
     if (set_blas) set_blas(r->result.kernels.blas == BlasChoice::onednn);

@@ -262,23 +262,21 @@ Learned learn_in_child(const std::vector<const char*>& args, const std::vector<c
   const Descriptor result(memory_file("seqenc-spm-model")), log(memory_file("seqenc-spm-log"));
   const pid_t parent = getpid();
   const pid_t child = fork();
-  if (child < 0) throw DataError(std::string("data.tokenizer: cannot start SentencePiece (") + std::strerror(errno) + ")");
+  if (child < 0)
+    throw DataError(std::string("data.tokenizer: cannot start SentencePiece (") + std::strerror(errno) + ")");
   if (child == 0) {
     // Ends with its parent (a killed run must not leave it holding the run's sockets and files).
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(4);
     dup2(log.get(), STDERR_FILENO);
     SeqencSpmBuffer out{nullptr, 0};
     const int status = m.train(args.data(), args.size(), texts.data(), sizes.data(), texts.size(), seed, &out);
-    for (size_t done = 0; done < out.size;) {
-      const ssize_t n = write(result.get(), out.data + done, out.size - done);
-      if (n < 0 && errno != EINTR) _exit(3);
-      if (n > 0) done += static_cast<size_t>(n);
-    }
+    if (!write_all(result.get(), out.data, out.size)) _exit(3);
     _exit(status == 0 ? 0 : 1);
   }
   int wait_status = 0;
   while (waitpid(child, &wait_status, 0) < 0) {
-    if (errno != EINTR) throw DataError(std::string("data.tokenizer: lost SentencePiece (") + std::strerror(errno) + ")");
+    if (errno != EINTR)
+      throw DataError(std::string("data.tokenizer: lost SentencePiece (") + std::strerror(errno) + ")");
   }
   Learned learned;
   learned.status = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
